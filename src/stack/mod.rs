@@ -1,0 +1,4 @@
+//! embedded-nal stacks shipped with the crate.
+
+#[cfg(feature = "mock")]
+pub mod mock;
