@@ -25,6 +25,8 @@ pub enum Error<N, D = core::convert::Infallible> {
     ConnectTimeout,
     /// A connected socket failed (reset, closed, or another per-socket error).
     Connection(N),
+    /// The peer closed the connection.
+    ConnectionClosed,
     /// The echo did not match what was sent.
     EchoMismatch,
     /// An echo did not come back within the echo timeout.
@@ -42,6 +44,7 @@ impl<N: fmt::Debug, D: fmt::Debug> fmt::Display for Error<N, D> {
             Error::Connect(e) => write!(f, "connect failed: {e:?}"),
             Error::ConnectTimeout => f.write_str("connect timed out"),
             Error::Connection(e) => write!(f, "connection failed: {e:?}"),
+            Error::ConnectionClosed => f.write_str("connection closed by the peer"),
             Error::EchoMismatch => f.write_str("echo differs from what was sent"),
             Error::EchoTimeout => f.write_str("echo timed out"),
             Error::Display(e) => write!(f, "display failed: {e:?}"),

@@ -6,8 +6,14 @@
 
 mod log;
 
+mod backoff;
+mod client_config;
+mod client_stats;
 mod error;
 mod flush;
+mod periodic_client;
+mod server_config;
+mod server_event;
 mod server_stats;
 pub mod status_screen;
 mod text_decoder;
@@ -15,8 +21,14 @@ pub mod time;
 
 pub mod stack;
 
+pub use backoff::Backoff;
+pub use client_config::{ClientConfig, TUTORIAL_MESSAGES};
+pub use client_stats::ClientStats;
 pub use error::Error;
 pub use flush::{Flush, NoFlush};
+pub use periodic_client::{ClientState, PeriodicClient};
+pub use server_config::{ServerConfig, ALLOWLIST_CAPACITY};
+pub use server_event::{CloseReason, ServerEvent};
 pub use server_stats::ServerStats;
 pub use status_screen::StatusScreen;
 pub use text_decoder::TextDecoder;

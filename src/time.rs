@@ -159,8 +159,14 @@ mod tests {
         let b = Instant::from_millis(9);
         assert_eq!(a - b, Duration::ZERO);
         assert_eq!(b - a, Duration::from_millis(4));
-        assert_eq!(Instant::from_millis(u64::MAX) + Duration::from_secs(1), Instant::from_millis(u64::MAX));
-        assert_eq!(Duration::from_millis(u64::MAX).doubled(), Duration::from_millis(u64::MAX));
+        assert_eq!(
+            Instant::from_millis(u64::MAX) + Duration::from_secs(1),
+            Instant::from_millis(u64::MAX)
+        );
+        assert_eq!(
+            Duration::from_millis(u64::MAX).doubled(),
+            Duration::from_millis(u64::MAX)
+        );
     }
 
     #[test]
