@@ -1,0 +1,439 @@
+//! [`EchoServer`]: a TCP echo server that never blocks, serves several clients and
+//! shows what it receives.
+
+use core::net::SocketAddr;
+
+use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
+use heapless::Deque;
+
+use crate::log::trace_event;
+use crate::server_config::ServerConfig;
+use crate::server_event::{CloseReason, ServerEvent};
+use crate::status_screen::StatusScreen;
+use crate::text_decoder::TextDecoder;
+use crate::time::Instant;
+use crate::{Error, Flush, ServerStats};
+
+/// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
+const EVENT_QUEUE: usize = 16;
+/// Chars of one receive kept for the screen: more than a 128-px line can show, so the
+/// screen's fitting rule still sees that text was cut.
+const SCREEN_TAIL: usize = 32;
+/// Send attempts per slot and poll: a short send usually means the stack's buffer
+/// is full, so retrying more often than this only burns time.
+const SEND_TRIES: usize = 2;
+
+/// One received chunk that is being echoed: `buf[start..end]` is still unsent.
+struct Connection<Socket> {
+    socket: Socket,
+    peer: SocketAddr,
+    start: usize,
+    end: usize,
+    last_activity: Instant,
+    decoder: TextDecoder,
+}
+
+/// What servicing one slot did.
+enum Step {
+    Idle,
+    Progress,
+    End(CloseReason),
+}
+
+/// A TCP echo server over any embedded-nal [`TcpFullStack`], drawing its status on a
+/// 128x64 monochrome display.
+///
+/// * `SLOTS` connections are served at once (default 4); more are accepted and closed
+///   at once, so they are not left hanging in the backlog.
+/// * Each slot has a `BUF`-byte buffer (default 1024, the tutorial's `recv(1024)`).
+///   Received bytes are echoed exactly and in order; while a slot still has unsent
+///   bytes it receives nothing more, which passes the backpressure on to its peer
+///   without slowing the other slots.
+///
+/// [`poll`](Self::poll) does a bounded amount of work and returns; call it from the
+/// main loop. The `Stack: TcpClientStack` bound on the struct is needed only to name
+/// the socket type.
+pub struct EchoServer<Stack, Display, const SLOTS: usize = 4, const BUF: usize = 1024>
+where
+    Stack: TcpClientStack,
+{
+    stack: Stack,
+    display: Display,
+    config: ServerConfig,
+    listener: Option<Stack::TcpSocket>,
+    connections: [Option<Connection<Stack::TcpSocket>>; SLOTS],
+    buffers: [[u8; BUF]; SLOTS],
+    screen: StatusScreen,
+    stats: ServerStats,
+    events: Deque<ServerEvent, EVENT_QUEUE>,
+    last_draw: Option<Instant>,
+    last_peer: Option<SocketAddr>,
+    first_slot: usize,
+}
+
+type PollResult<S, D> =
+    Result<bool, Error<<S as TcpClientStack>::Error, <D as embedded_graphics::draw_target::DrawTarget>::Error>>;
+
+impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
+where
+    Stack: TcpFullStack,
+    Display: Flush,
+{
+    /// A server that will listen on `config.port` from its first [`poll`](Self::poll).
+    pub fn new(stack: Stack, display: Display, config: ServerConfig) -> Self {
+        let mut screen = StatusScreen::new();
+        screen.set_header(config.local_ip, config.port);
+        screen.set_clients(0, SLOTS, None);
+        Self {
+            stack,
+            display,
+            config,
+            listener: None,
+            connections: core::array::from_fn(|_| None),
+            buffers: [[0; BUF]; SLOTS],
+            screen,
+            stats: ServerStats::default(),
+            events: Deque::new(),
+            last_draw: None,
+            last_peer: None,
+            first_slot: 0,
+        }
+    }
+
+    /// Do what can be done now without waiting: listen if not yet listening, accept,
+    /// echo, evict idle connections and redraw the screen.
+    ///
+    /// Returns `Ok(true)` if anything happened (a caller may sleep briefly on
+    /// `Ok(false)`). An `Err` reports a stack-wide or display failure; the rest of the
+    /// poll's work was still done, counted in [`stats`](Self::stats), and the failed
+    /// step is retried on the next poll.
+    pub fn poll(&mut self, now: Instant) -> PollResult<Stack, Display> {
+        let mut failure = None;
+        let mut progress = false;
+        match self.listen() {
+            Ok(p) => progress |= p,
+            Err(e) => failure = Some(e),
+        }
+        if self.listener.is_some() {
+            match self.accept(now) {
+                Ok(p) => progress |= p,
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        progress |= self.service_slots(now);
+        if let Err(e) = self.refresh_screen(now) {
+            failure = failure.or(Some(e));
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(progress),
+        }
+    }
+
+    /// Counters of what the server has done.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// The screen's text model (what is, or is about to be, on the display).
+    pub fn screen(&self) -> &StatusScreen {
+        &self.screen
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Whether the server is listening.
+    pub fn is_listening(&self) -> bool {
+        self.listener.is_some()
+    }
+
+    /// The peer in each slot, `None` for a free slot.
+    pub fn peers(&self) -> impl Iterator<Item = Option<SocketAddr>> + '_ {
+        self.connections.iter().map(|c| c.as_ref().map(|c| c.peer))
+    }
+
+    /// The oldest event not yet read. At most 16 are kept; older ones are dropped.
+    pub fn next_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// The display, for drawing something else on it; call
+    /// [`invalidate_screen`](Self::invalidate_screen) to have the status repainted.
+    pub fn display_mut(&mut self) -> &mut Display {
+        &mut self.display
+    }
+
+    /// Repaint the whole status screen on the next redraw.
+    pub fn invalidate_screen(&mut self) {
+        self.screen.invalidate();
+    }
+
+    /// Close every socket and give the stack and the display back.
+    pub fn release(mut self) -> (Stack, Display) {
+        for slot in 0..SLOTS {
+            self.end(slot, CloseReason::Released);
+        }
+        if let Some(listener) = self.listener.take() {
+            let _ = self.stack.close(listener);
+        }
+        (self.stack, self.display)
+    }
+
+    fn listen(&mut self) -> Result<bool, Error<Stack::Error, Display::Error>> {
+        if self.listener.is_some() {
+            return Ok(false);
+        }
+        let mut socket = self.stack.socket().map_err(|e| self.stack_failure(Error::Socket(e)))?;
+        let bound = self.stack.bind(&mut socket, self.config.port);
+        if let Err(e) = bound.and_then(|()| self.stack.listen(&mut socket)) {
+            let _ = self.stack.close(socket);
+            return Err(self.stack_failure(Error::Listen(e)));
+        }
+        trace_event!(info, "listening on port {}", self.config.port);
+        self.listener = Some(socket);
+        Ok(true)
+    }
+
+    /// Accepts at most one connection more than there are slots, so a flood of
+    /// connects cannot keep `poll` from returning.
+    fn accept(&mut self, now: Instant) -> Result<bool, Error<Stack::Error, Display::Error>> {
+        let mut progress = false;
+        for _ in 0..=SLOTS {
+            let Some(listener) = self.listener.as_mut() else {
+                break;
+            };
+            match self.stack.accept(listener) {
+                Ok((socket, peer)) => {
+                    self.admit(socket, peer, now);
+                    progress = true;
+                }
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(e)) => return Err(self.stack_failure(Error::Accept(e))),
+            }
+        }
+        Ok(progress)
+    }
+
+    fn admit(&mut self, socket: Stack::TcpSocket, peer: SocketAddr, now: Instant) {
+        if !self.config.allows(peer.ip()) {
+            self.stats.denied = self.stats.denied.wrapping_add(1);
+            self.close_quietly(socket);
+            self.push_event(ServerEvent::Denied { peer });
+            return;
+        }
+        let Some(slot) = self.connections.iter().position(Option::is_none) else {
+            self.stats.rejected = self.stats.rejected.wrapping_add(1);
+            self.close_quietly(socket);
+            self.push_event(ServerEvent::Rejected { peer });
+            return;
+        };
+        self.connections[slot] = Some(Connection {
+            socket,
+            peer,
+            start: 0,
+            end: 0,
+            last_activity: now,
+            decoder: TextDecoder::new(),
+        });
+        self.stats.accepted = self.stats.accepted.wrapping_add(1);
+        self.stats.active = self.stats.active.wrapping_add(1);
+        self.last_peer = Some(peer);
+        self.push_event(ServerEvent::Accepted { slot, peer });
+    }
+
+    /// Services every slot once, starting one slot later each poll so that no slot is
+    /// always first to the stack's shared buffers.
+    fn service_slots(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        for k in 0..SLOTS {
+            let slot = (self.first_slot + k) % SLOTS;
+            match self.service(slot, now) {
+                Step::Idle => {}
+                Step::Progress => progress = true,
+                Step::End(reason) => {
+                    self.end(slot, reason);
+                    progress = true;
+                }
+            }
+        }
+        self.first_slot = (self.first_slot + 1) % SLOTS.max(1);
+        progress
+    }
+
+    fn service(&mut self, slot: usize, now: Instant) -> Step {
+        let Some(conn) = self.connections[slot].as_mut() else {
+            return Step::Idle;
+        };
+        let buf = &mut self.buffers[slot];
+        let mut progress = false;
+        if conn.start == conn.end {
+            match receive(&mut self.stack, conn, buf, &mut self.stats) {
+                Ok(0) => {}
+                Ok(n) => {
+                    progress = true;
+                    conn.last_activity = now;
+                    show_text(&mut self.screen, &mut conn.decoder, &buf[..n]);
+                }
+                Err(reason) => return self.per_socket_end(reason),
+            }
+        }
+        match send_pending(&mut self.stack, conn, buf, &mut self.stats) {
+            Ok(true) => {
+                progress = true;
+                conn.last_activity = now;
+            }
+            Ok(false) => {}
+            Err(reason) => return self.per_socket_end(reason),
+        }
+        if self.is_idle(slot, now) {
+            return Step::End(CloseReason::Idle);
+        }
+        if progress {
+            Step::Progress
+        } else {
+            Step::Idle
+        }
+    }
+
+    fn per_socket_end(&mut self, reason: CloseReason) -> Step {
+        if reason == CloseReason::Error {
+            self.stats.errors = self.stats.errors.wrapping_add(1);
+        }
+        Step::End(reason)
+    }
+
+    fn is_idle(&self, slot: usize, now: Instant) -> bool {
+        match (&self.connections[slot], self.config.idle_timeout) {
+            (Some(conn), Some(timeout)) => now - conn.last_activity >= timeout,
+            _ => false,
+        }
+    }
+
+    fn end(&mut self, slot: usize, reason: CloseReason) {
+        let Some(conn) = self.connections[slot].take() else {
+            return;
+        };
+        if reason == CloseReason::Idle {
+            self.stats.evicted = self.stats.evicted.wrapping_add(1);
+        }
+        self.stats.active = self.stats.active.saturating_sub(1);
+        let peer = conn.peer;
+        self.close_quietly(conn.socket);
+        trace_event!(debug, "slot {} closed", slot);
+        self.push_event(ServerEvent::Closed { slot, peer, reason });
+    }
+
+    /// A failed close still frees the socket on every stack we know, and there is
+    /// nothing more to do with it, so it is only counted.
+    fn close_quietly(&mut self, socket: Stack::TcpSocket) {
+        if self.stack.close(socket).is_err() {
+            self.stats.errors = self.stats.errors.wrapping_add(1);
+        }
+    }
+
+    fn stack_failure(
+        &mut self,
+        error: Error<Stack::Error, Display::Error>,
+    ) -> Error<Stack::Error, Display::Error> {
+        self.stats.errors = self.stats.errors.wrapping_add(1);
+        trace_event!(warn, "stack failure");
+        error
+    }
+
+    fn push_event(&mut self, event: ServerEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(event);
+    }
+
+    /// Runs after every slot has been serviced, so the echo of this poll is already with
+    /// the stack when the (slow) display transfer starts.
+    fn refresh_screen(&mut self, now: Instant) -> Result<(), Error<Stack::Error, Display::Error>> {
+        let active = self.connections.iter().filter(|c| c.is_some()).count();
+        self.screen.set_clients(active, SLOTS, self.last_peer);
+        self.screen.set_counters(&self.stats);
+        let due = self.last_draw.is_none_or(|t| now - t >= self.config.refresh_interval);
+        if !self.screen.is_dirty() || !due {
+            return Ok(());
+        }
+        self.last_draw = Some(now);
+        self.screen.draw(&mut self.display).map_err(|e| {
+            self.stats.display_errors = self.stats.display_errors.wrapping_add(1);
+            Error::Display(e)
+        })
+    }
+}
+
+/// Receives into the slot's buffer; `Ok(0)` means nothing arrived yet.
+fn receive<S: TcpClientStack>(
+    stack: &mut S,
+    conn: &mut Connection<S::TcpSocket>,
+    buf: &mut [u8],
+    stats: &mut ServerStats,
+) -> Result<usize, CloseReason> {
+    match stack.receive(&mut conn.socket, buf) {
+        Ok(0) => Err(CloseReason::PeerClosed),
+        Ok(n) => {
+            // A stack claiming more than the buffer holds must not make us panic.
+            let n = n.min(buf.len());
+            conn.start = 0;
+            conn.end = n;
+            stats.bytes_in = stats.bytes_in.wrapping_add(n as u64);
+            stats.receives = stats.receives.wrapping_add(1);
+            Ok(n)
+        }
+        Err(nb::Error::WouldBlock) => Ok(0),
+        Err(nb::Error::Other(e)) => Err(close_reason(&e)),
+    }
+}
+
+/// Hands unsent bytes to the stack; returns whether any were taken. A send of `Ok(0)`
+/// is treated like `WouldBlock`: the bytes stay.
+fn send_pending<S: TcpClientStack>(
+    stack: &mut S,
+    conn: &mut Connection<S::TcpSocket>,
+    buf: &[u8],
+    stats: &mut ServerStats,
+) -> Result<bool, CloseReason> {
+    let mut progress = false;
+    for _ in 0..SEND_TRIES {
+        let Some(pending) = buf.get(conn.start..conn.end).filter(|p| !p.is_empty()) else {
+            break;
+        };
+        match stack.send(&mut conn.socket, pending) {
+            Ok(0) | Err(nb::Error::WouldBlock) => break,
+            Ok(n) => {
+                let n = n.min(pending.len());
+                conn.start += n;
+                stats.bytes_out = stats.bytes_out.wrapping_add(n as u64);
+                progress = true;
+            }
+            Err(nb::Error::Other(e)) => return Err(close_reason(&e)),
+        }
+    }
+    Ok(progress)
+}
+
+fn close_reason<E: TcpError>(error: &E) -> CloseReason {
+    match error.kind() {
+        TcpErrorKind::PipeClosed => CloseReason::PipeClosed,
+        _ => CloseReason::Error,
+    }
+}
+
+fn show_text(screen: &mut StatusScreen, decoder: &mut TextDecoder, bytes: &[u8]) {
+    let mut tail: Deque<char, SCREEN_TAIL> = Deque::new();
+    decoder.decode(bytes, |c| {
+        if tail.is_full() {
+            tail.pop_front();
+        }
+        let _ = tail.push_back(c);
+    });
+    if !tail.is_empty() {
+        screen.set_message_chars(tail.iter().copied());
+    }
+}

@@ -1,0 +1,368 @@
+//! EchoServer on the mock network: echo, slots, eviction, faults and the screen.
+
+mod common;
+
+use common::{client_ip, server_addr, Peer, SERVER_IP};
+use nal_echo::stack::mock::{MockError, MockNetwork, MockStack, Op, RecordingDisplay};
+use nal_echo::{CloseReason, Duration, EchoServer, Error, Instant, ServerConfig, ServerEvent, StatusScreen};
+
+const PORT: u16 = 5001;
+type Server<'n> = EchoServer<MockStack<'n>, RecordingDisplay>;
+
+fn config() -> ServerConfig {
+    let mut c = ServerConfig::default();
+    c.local_ip = Some(SERVER_IP);
+    c
+}
+
+fn server(net: &MockNetwork, config: ServerConfig) -> Server<'_> {
+    let mut s = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config);
+    s.poll(Instant::ZERO).unwrap();
+    assert!(s.is_listening());
+    s
+}
+
+fn events(server: &mut Server<'_>) -> Vec<ServerEvent> {
+    core::iter::from_fn(|| server.next_event()).collect()
+}
+
+/// Polls the server and reads on every peer, `rounds` times, at time `now`.
+fn pump(server: &mut Server<'_>, peers: &mut [&mut Peer<'_>], now: Instant, rounds: usize) {
+    for _ in 0..rounds {
+        let _ = server.poll(now);
+        for p in peers.iter_mut() {
+            p.read();
+        }
+    }
+}
+
+#[test]
+fn echoes_exactly_and_shows_the_last_message() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::ZERO, 1);
+    assert_eq!(a.send(b"Hello Handbit"), 13);
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 2);
+    assert_eq!(a.received, b"Hello Handbit");
+    assert_eq!(srv.screen().message(), "Hello Handbit");
+    assert_eq!(srv.screen().header(), "192.168.0.4:5001");
+    assert!(srv.screen().state().starts_with("1/4"), "{}", srv.screen().state());
+    let s = *srv.stats();
+    assert_eq!((s.accepted, s.active, s.bytes_in, s.bytes_out, s.receives), (1, 1, 13, 13, 1));
+    assert_eq!(events(&mut srv), [ServerEvent::Accepted { slot: 0, peer: a.local_addr() }]);
+}
+
+#[test]
+fn extra_clients_are_closed_cleanly_and_a_freed_slot_is_reused() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut peers: Vec<Peer<'_>> = (0..7).map(|i| Peer::connect(&net, client_ip(i), server_addr(PORT))).collect();
+    for _ in 0..3 {
+        srv.poll(Instant::ZERO).unwrap();
+    }
+    for p in peers.iter_mut() {
+        p.send(b"hi");
+    }
+    for _ in 0..3 {
+        srv.poll(Instant::ZERO).unwrap();
+        peers.iter_mut().for_each(|p| {
+            p.read();
+        });
+    }
+    let served: Vec<bool> = peers.iter().map(|p| p.received == b"hi").collect();
+    assert_eq!(served, [true, true, true, true, false, false, false]);
+    for p in &peers[4..] {
+        assert!(p.closed && !p.reset, "extra client must see an orderly close");
+    }
+    assert_eq!(srv.stats().rejected, 3);
+    assert_eq!(srv.stats().active, 4);
+    let rejected = events(&mut srv).into_iter().filter(|e| matches!(e, ServerEvent::Rejected { .. })).count();
+    assert_eq!(rejected, 3);
+
+    // One served client leaves; a new one takes its slot and is echoed.
+    peers[1].close();
+    srv.poll(Instant::ZERO).unwrap();
+    assert_eq!(srv.stats().active, 3);
+    let mut late = Peer::connect(&net, client_ip(20), server_addr(PORT));
+    late.send(b"again");
+    pump(&mut srv, &mut [&mut late], Instant::ZERO, 3);
+    assert_eq!(late.received, b"again");
+    assert_eq!(srv.stats().accepted, 5);
+    assert_eq!(srv.peers().nth(1), Some(Some(late.local_addr())));
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_stall_another() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut hog = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut good = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    let flood = [b'x'; 1024];
+    let mut expected = Vec::new();
+    for round in 0..200u32 {
+        hog.send(&flood); // never reads
+        let msg = format!("ping {round};");
+        assert_eq!(good.send(msg.as_bytes()), msg.len());
+        expected.extend_from_slice(msg.as_bytes());
+        srv.poll(Instant::ZERO).unwrap();
+        good.read();
+    }
+    srv.poll(Instant::ZERO).unwrap();
+    good.read();
+    assert_eq!(good.received, expected);
+    // The hog's echoes filled its pipe; the server holds the rest and reads no more.
+    assert!(net.pending(hog.local_addr()) > 0);
+    assert!(srv.stats().bytes_in - expected.len() as u64 <= 2 * 4096 + 1024 + 1024);
+}
+
+#[test]
+fn split_and_invalid_utf8_and_control_sequences_show_as_documented() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut sent = Vec::new();
+    let mut step = |bytes: &[u8], srv: &mut Server<'_>, a: &mut Peer<'_>| -> String {
+        assert_eq!(a.send(bytes), bytes.len());
+        sent.extend_from_slice(bytes);
+        pump(srv, &mut [a], Instant::ZERO, 2);
+        srv.screen().message().to_string()
+    };
+    assert_eq!(step(b"ok", &mut srv, &mut a), "ok");
+    // 3-byte 掌 split 1 + 2: nothing new shows until it is whole.
+    assert_eq!(step(&[0xE6], &mut srv, &mut a), "ok");
+    assert_eq!(step(&[0x8E, 0x8C, b'A'], &mut srv, &mut a), "掌A");
+    // 2-byte é split 1 + 1, 4-byte 😀 split 2 + 2.
+    assert_eq!(step(&[0xC3], &mut srv, &mut a), "掌A");
+    assert_eq!(step(&[0xA9], &mut srv, &mut a), "é");
+    assert_eq!(step(&[0xF0, 0x9F], &mut srv, &mut a), "é");
+    assert_eq!(step(&[0x98, 0x80], &mut srv, &mut a), "😀");
+    // Invalid bytes become U+FFFD; NUL, ESC sequences and CR/LF never show raw.
+    assert_eq!(step(&[b'A', 0xFF, b'B', 0xC0, 0xAF], &mut srv, &mut a), "A\u{FFFD}B\u{FFFD}\u{FFFD}");
+    assert_eq!(step(b"a\0b\x1b[31mc\x1b]0;title\x07d\r\n", &mut srv, &mut a), "abcd  ");
+    assert_eq!(a.received, sent, "the echo is byte-exact whatever the screen shows");
+}
+
+#[test]
+fn idle_connections_are_evicted_and_traffic_keeps_them() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut c = config();
+    c.idle_timeout = Some(Duration::from_secs(10));
+    let mut srv = server(&net, c);
+    let mut quiet = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut busy = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    pump(&mut srv, &mut [&mut quiet, &mut busy], Instant::ZERO, 1);
+    busy.send(b"still here");
+    pump(&mut srv, &mut [&mut quiet, &mut busy], Instant::from_millis(5_000), 1);
+    pump(&mut srv, &mut [&mut quiet, &mut busy], Instant::from_millis(9_999), 1);
+    assert_eq!(srv.stats().active, 2);
+    pump(&mut srv, &mut [&mut quiet, &mut busy], Instant::from_millis(10_000), 1);
+    assert!(quiet.closed && !busy.closed);
+    assert_eq!((srv.stats().evicted, srv.stats().active), (1, 1));
+    pump(&mut srv, &mut [&mut quiet, &mut busy], Instant::from_millis(15_000), 1);
+    assert!(busy.closed);
+    let idle = events(&mut srv)
+        .into_iter()
+        .filter(|e| matches!(e, ServerEvent::Closed { reason: CloseReason::Idle, .. }))
+        .count();
+    assert_eq!(idle, 2);
+}
+
+#[test]
+fn idle_timeout_can_be_off() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut c = config();
+    c.idle_timeout = None;
+    let mut srv = server(&net, c);
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::ZERO, 1);
+    pump(&mut srv, &mut [&mut a], Instant::from_secs(1_000_000), 1);
+    assert!(!a.closed);
+    assert_eq!(srv.stats().evicted, 0);
+}
+
+#[test]
+fn peers_off_the_allowlist_are_closed_and_counted() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut c = config();
+    c.allowlist.push(client_ip(1)).unwrap();
+    let mut srv = server(&net, c);
+    let mut friend = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut stranger = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    friend.send(b"a");
+    stranger.send(b"b");
+    pump(&mut srv, &mut [&mut friend, &mut stranger], Instant::ZERO, 2);
+    assert_eq!(friend.received, b"a");
+    assert!(stranger.received.is_empty());
+    assert!(stranger.closed || stranger.reset);
+    assert_eq!((srv.stats().denied, srv.stats().accepted), (1, 1));
+    assert!(events(&mut srv).contains(&ServerEvent::Denied { peer: stranger.local_addr() }));
+}
+
+#[test]
+fn stack_wide_failures_are_reported_and_retried() {
+    let net: MockNetwork = MockNetwork::new();
+    let stack = net.stack(SERVER_IP);
+    stack.fail_next(Op::Socket, 2, MockError::NoSocket);
+    stack.fail_next(Op::Bind, 1, MockError::AddrInUse);
+    let mut srv = EchoServer::new(stack, RecordingDisplay::new(), config());
+    assert_eq!(srv.poll(Instant::ZERO), Err(Error::Socket(MockError::NoSocket)));
+    assert_eq!(srv.poll(Instant::ZERO), Err(Error::Socket(MockError::NoSocket)));
+    assert_eq!(srv.poll(Instant::ZERO), Err(Error::Listen(MockError::AddrInUse)));
+    assert!(!srv.is_listening());
+    srv.poll(Instant::ZERO).unwrap();
+    assert!(srv.is_listening());
+    assert_eq!(srv.stats().errors, 3);
+    let (stack, _) = srv.release();
+    assert_eq!(stack.open_sockets(), 0, "the socket of the failed bind was closed");
+}
+
+#[test]
+fn accept_errors_are_reported_and_the_server_goes_on() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    srv.poll(Instant::ZERO).unwrap();
+    let _ = a.local_addr();
+    let stack_errors_before = srv.stats().errors;
+    // Inject on the server's stack through a second handle of the same host.
+    net.stack(SERVER_IP).fail_next(Op::Accept, 2, MockError::Injected);
+    let mut b = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    assert_eq!(srv.poll(Instant::ZERO), Err(Error::Accept(MockError::Injected)));
+    assert_eq!(srv.poll(Instant::ZERO), Err(Error::Accept(MockError::Injected)));
+    b.send(b"late but fine");
+    pump(&mut srv, &mut [&mut a, &mut b], Instant::ZERO, 3);
+    assert_eq!(b.received, b"late but fine");
+    assert_eq!(srv.stats().errors, stack_errors_before + 2);
+}
+
+#[test]
+fn per_socket_failures_end_only_that_slot() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut b = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a, &mut b], Instant::ZERO, 1);
+
+    // Reset on a: only a's slot ends, counted as an error.
+    assert!(net.reset_connection(a.local_addr()));
+    b.send(b"b1");
+    pump(&mut srv, &mut [&mut b], Instant::ZERO, 2);
+    assert_eq!(b.received, b"b1");
+    assert_eq!((srv.stats().active, srv.stats().errors), (1, 1));
+
+    // PipeClosed while echoing ends b's slot as a state change.
+    net.stack(SERVER_IP).fail_next(Op::Send, 1, MockError::PipeClosed);
+    b.send(b"b2");
+    pump(&mut srv, &mut [&mut b], Instant::ZERO, 2);
+    assert_eq!(srv.stats().active, 0);
+    assert_eq!(srv.stats().errors, 1, "PipeClosed is not an error of the server");
+
+    // An orderly close (Ok(0)) frees the slot too.
+    let mut c = Peer::connect(&net, client_ip(3), server_addr(PORT));
+    pump(&mut srv, &mut [&mut c], Instant::ZERO, 1);
+    c.close();
+    pump(&mut srv, &mut [], Instant::ZERO, 1);
+    let reasons: Vec<CloseReason> = events(&mut srv)
+        .into_iter()
+        .filter_map(|e| match e {
+            ServerEvent::Closed { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [CloseReason::Error, CloseReason::PipeClosed, CloseReason::PeerClosed]);
+}
+
+#[test]
+fn short_sends_and_would_block_keep_every_byte_in_order() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let server_stack = net.stack(SERVER_IP);
+    server_stack.limit_send(Some(7));
+    server_stack.would_block_next(Op::Send, 5);
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut off = 0;
+    for _ in 0..10_000 {
+        if off < data.len() {
+            off += a.send(&data[off..(off + 300).min(data.len())]);
+        }
+        srv.poll(Instant::ZERO).unwrap();
+        a.read();
+        if a.received.len() == data.len() {
+            break;
+        }
+    }
+    assert_eq!(a.received, data);
+}
+
+#[test]
+fn screen_is_redrawn_only_on_change_and_at_most_once_per_interval() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 1);
+    let flushes = srv.display_mut().flushes();
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(2000), 3);
+    assert_eq!(srv.display_mut().flushes(), flushes, "nothing changed, nothing drawn");
+    a.send(b"one");
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(3000), 1);
+    let after_one = srv.display_mut().flushes();
+    assert!(after_one > flushes);
+    a.send(b"two");
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(3050), 1);
+    assert_eq!(srv.display_mut().flushes(), after_one, "within the refresh interval");
+    assert_eq!(a.received, b"onetwo", "the echo does not wait for the screen");
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(3100), 1);
+    assert!(srv.display_mut().flushes() > after_one);
+    assert_eq!(srv.screen().message(), "two");
+}
+
+#[test]
+fn display_errors_are_counted_and_never_stop_the_echo() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 1);
+    srv.display_mut().fail_next_flush(1);
+    a.send(b"boom");
+    let r = srv.poll(Instant::from_millis(2000));
+    assert!(matches!(r, Err(Error::Display(_))), "{r:?}");
+    a.read();
+    assert_eq!(a.received, b"boom");
+    assert_eq!(srv.stats().display_errors, 1);
+    // The next redraw repaints everything, so the glass is right again.
+    srv.poll(Instant::from_millis(3000)).unwrap();
+    assert_glass_matches_model(&mut srv);
+}
+
+/// The glass of the server's display equals a fresh full drawing of its text model.
+fn assert_glass_matches_model(srv: &mut Server<'_>) {
+    let mut reference = StatusScreen::new();
+    let model = srv.screen();
+    let header: Vec<&str> = model.header().rsplitn(2, ':').collect();
+    reference.set_header(Some(header[1].parse().unwrap()), header[0].parse().unwrap());
+    let (active, peer) = (srv.stats().active as usize, srv.peers().flatten().last());
+    reference.set_clients(active, 4, peer);
+    reference.set_counters(srv.stats());
+    reference.set_message_chars(srv.screen().message().chars());
+    let mut fresh = RecordingDisplay::new();
+    reference.draw(&mut fresh).unwrap();
+    let area = embedded_graphics::primitives::Rectangle::new(
+        embedded_graphics::prelude::Point::zero(),
+        embedded_graphics::prelude::Size::new(128, 64),
+    );
+    assert!(srv.display_mut().glass_region_eq(&fresh, area), "glass differs from the model");
+}
+
+#[test]
+fn release_closes_every_socket() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::ZERO, 1);
+    let (stack, _display) = srv.release();
+    assert_eq!(stack.open_sockets(), 0);
+    a.read();
+    assert!(a.closed);
+}
