@@ -16,9 +16,10 @@ use crate::{Error, Flush, ServerStats};
 
 /// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
 const EVENT_QUEUE: usize = 16;
-/// Chars of one receive kept for the screen: more than a 128-px line can show, so the
-/// screen's fitting rule still sees that text was cut.
-const SCREEN_TAIL: usize = 32;
+/// Chars of one receive kept for the screen: more than a 128-px line can show even in
+/// the narrowest glyphs of the `cjk` font (2 px), so the screen's fitting rule still
+/// sees that text was cut.
+const SCREEN_TAIL: usize = 66;
 /// Send attempts per slot and poll: a short send usually means the stack's buffer
 /// is full, so retrying more often than this only burns time.
 const SEND_TRIES: usize = 2;
@@ -71,8 +72,10 @@ where
     first_slot: usize,
 }
 
-type PollResult<S, D> =
-    Result<bool, Error<<S as TcpClientStack>::Error, <D as embedded_graphics::draw_target::DrawTarget>::Error>>;
+type PollResult<S, D> = Result<
+    bool,
+    Error<<S as TcpClientStack>::Error, <D as embedded_graphics::draw_target::DrawTarget>::Error>,
+>;
 
 impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
 where
@@ -186,7 +189,10 @@ where
         if self.listener.is_some() {
             return Ok(false);
         }
-        let mut socket = self.stack.socket().map_err(|e| self.stack_failure(Error::Socket(e)))?;
+        let mut socket = self
+            .stack
+            .socket()
+            .map_err(|e| self.stack_failure(Error::Socket(e)))?;
         let bound = self.stack.bind(&mut socket, self.config.port);
         if let Err(e) = bound.and_then(|()| self.stack.listen(&mut socket)) {
             let _ = self.stack.close(socket);
@@ -356,7 +362,9 @@ where
         let active = self.connections.iter().filter(|c| c.is_some()).count();
         self.screen.set_clients(active, SLOTS, self.last_peer);
         self.screen.set_counters(&self.stats);
-        let due = self.last_draw.is_none_or(|t| now - t >= self.config.refresh_interval);
+        let due = self
+            .last_draw
+            .is_none_or(|t| now - t >= self.config.refresh_interval);
         if !self.screen.is_dirty() || !due {
             return Ok(());
         }

@@ -22,7 +22,6 @@ pub enum CloseReason {
 /// A change in the server's connections. Read them with
 /// [`EchoServer::next_event`](crate::EchoServer::next_event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ServerEvent {
     /// A connection took slot `slot`.
@@ -51,4 +50,29 @@ pub enum ServerEvent {
         /// The peer's address.
         peer: SocketAddr,
     },
+}
+
+// core::net addresses have no defmt::Format, so the peer goes through Debug.
+#[cfg(feature = "defmt")]
+impl defmt::Format for ServerEvent {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            ServerEvent::Accepted { slot, peer } => {
+                defmt::write!(f, "accepted {} in slot {}", defmt::Debug2Format(peer), slot)
+            }
+            ServerEvent::Closed { slot, peer, reason } => defmt::write!(
+                f,
+                "closed {} in slot {}: {}",
+                defmt::Debug2Format(peer),
+                slot,
+                reason
+            ),
+            ServerEvent::Rejected { peer } => {
+                defmt::write!(f, "rejected {} (slots full)", defmt::Debug2Format(peer))
+            }
+            ServerEvent::Denied { peer } => {
+                defmt::write!(f, "denied {} (not allowed)", defmt::Debug2Format(peer))
+            }
+        }
+    }
 }

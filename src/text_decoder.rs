@@ -1,3 +1,519 @@
-//! placeholder
-/// placeholder
-pub struct TextDecoder;
+//! [`TextDecoder`]: received bytes to characters that are safe to show.
+
+/// Shown in place of bytes that are not valid UTF-8.
+const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
+
+/// The most characters an escape sequence may swallow after its introducer.
+const MAX_SEQUENCE: u8 = 32;
+
+/// A streaming decoder from received bytes to displayable characters, one per
+/// connection.
+///
+/// TCP delivers a byte stream, so bytes may arrive in chunks of any size;
+/// [`decode`](Self::decode) keeps what it needs between calls, and the output does not
+/// depend on how the bytes were split. It emits through a callback so that no buffer
+/// is needed.
+///
+/// # UTF-8
+///
+/// - A character split across calls is emitted whole by the call that completes it;
+///   nothing is emitted for an incomplete character at the end of a call.
+/// - Bytes that are not valid UTF-8 become U+FFFD `�`, one per *maximal invalid
+///   subpart*, exactly like [`String::from_utf8_lossy`](https://doc.rust-lang.org/std/string/struct.String.html#method.from_utf8_lossy):
+///   a stray continuation byte, a byte that can never occur (`C0`, `C1`, `F5`..`FF`),
+///   an overlong form, a surrogate, a value above U+10FFFF, or a lead byte whose
+///   sequence is cut short by an unexpected byte. After a cut-short sequence,
+///   decoding resumes with the unexpected byte.
+///
+/// # Control characters
+///
+/// The decoded characters then pass a filter, so that a terminal's escape sequences
+/// or control codes never reach the screen:
+///
+/// - TAB, CR and LF each become one space (so CR LF becomes two spaces).
+/// - ESC starts an escape sequence, swallowed whole:
+///   - `ESC [` (CSI): parameter and intermediate characters U+0020..U+003F up to and
+///     including a final character U+0040..U+007E. Any other character ends the
+///     sequence early and is then treated as ordinary text.
+///   - `ESC ]` (OSC): everything up to and including BEL, or up to `ESC \`.
+///   - any other `ESC x`: the intermediates U+0020..U+002F that follow the ESC, and
+///     the one character after them (e.g. `ESC c`, `ESC ( B`).
+///   - An ESC inside a sequence abandons it and starts a new one.
+/// - U+009B (the 8-bit CSI) starts a CSI sequence like `ESC [`.
+/// - Every other C0 control (U+0000..U+001F, NUL included), DEL (U+007F) and every
+///   other C1 control (U+0080..U+009F) is dropped.
+/// - An escape sequence swallows at most 32 characters after its introducer (ESC
+///   or U+009B, the `[` or `]` included): a sequence still open after that is given
+///   up and the next character is ordinary text again, so a sequence that never
+///   ends cannot hide the rest of the stream.
+///
+/// U+FFFD from invalid bytes is ordinary text, and shown.
+///
+/// ```
+/// use nal_echo::TextDecoder;
+/// let mut decoder = TextDecoder::new();
+/// let mut text = heapless::String::<32>::new();
+/// decoder.decode(b"\x1b[1;31mHi\r\n\xe6\x8e", |c| text.push(c).unwrap_or(()));
+/// decoder.decode(b"\xa7\xff", |c| text.push(c).unwrap_or(()));
+/// assert_eq!(text, "Hi  控\u{fffd}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TextDecoder {
+    utf8: Utf8,
+    filter: ControlFilter,
+}
+
+impl TextDecoder {
+    /// A decoder at the start of a stream.
+    pub const fn new() -> Self {
+        Self {
+            utf8: Utf8::new(),
+            filter: ControlFilter::new(),
+        }
+    }
+
+    /// Decode the next chunk of the stream, passing each displayable character to
+    /// `out` in order.
+    pub fn decode(&mut self, bytes: &[u8], mut out: impl FnMut(char)) {
+        let filter = &mut self.filter;
+        for &byte in bytes {
+            self.utf8.push(byte, &mut |c| filter.push(c, &mut out));
+        }
+    }
+
+    /// Forget any partial character or escape sequence (for a new stream).
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+}
+
+impl Default for TextDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The UTF-8 stage: bytes to chars, invalid subparts to U+FFFD.
+#[derive(Debug, Clone)]
+struct Utf8 {
+    /// Bits of the character decoded so far.
+    code: u32,
+    /// Continuation bytes still expected; 0 between characters.
+    pending: u8,
+    /// Range the next continuation byte must be in. Only the byte after the lead
+    /// has a range narrower than 80..=BF: that is what rules out overlongs,
+    /// surrogates and values above U+10FFFF without decoding them first.
+    low: u8,
+    high: u8,
+}
+
+impl Utf8 {
+    const fn new() -> Self {
+        Self {
+            code: 0,
+            pending: 0,
+            low: 0x80,
+            high: 0xBF,
+        }
+    }
+
+    fn push(&mut self, byte: u8, out: &mut impl FnMut(char)) {
+        if self.pending > 0 {
+            if (self.low..=self.high).contains(&byte) {
+                self.continue_with(byte, out);
+                return;
+            }
+            // The maximal subpart ends before this byte, which may start a character.
+            self.pending = 0;
+            out(REPLACEMENT);
+        }
+        self.start(byte, out);
+    }
+
+    fn continue_with(&mut self, byte: u8, out: &mut impl FnMut(char)) {
+        self.code = (self.code << 6) | u32::from(byte & 0x3F);
+        self.pending -= 1;
+        self.low = 0x80;
+        self.high = 0xBF;
+        if self.pending == 0 {
+            out(char::from_u32(self.code).unwrap_or(REPLACEMENT));
+        }
+    }
+
+    fn start(&mut self, byte: u8, out: &mut impl FnMut(char)) {
+        match byte {
+            0x00..=0x7F => out(char::from(byte)),
+            0xC2..=0xDF => self.expect(1, byte & 0x1F, 0x80, 0xBF),
+            0xE0 => self.expect(2, byte & 0x0F, 0xA0, 0xBF),
+            0xED => self.expect(2, byte & 0x0F, 0x80, 0x9F),
+            0xE1..=0xEF => self.expect(2, byte & 0x0F, 0x80, 0xBF),
+            0xF0 => self.expect(3, byte & 0x07, 0x90, 0xBF),
+            0xF1..=0xF3 => self.expect(3, byte & 0x07, 0x80, 0xBF),
+            0xF4 => self.expect(3, byte & 0x07, 0x80, 0x8F),
+            _ => out(REPLACEMENT),
+        }
+    }
+
+    fn expect(&mut self, pending: u8, bits: u8, low: u8, high: u8) {
+        self.code = u32::from(bits);
+        self.pending = pending;
+        self.low = low;
+        self.high = high;
+    }
+
+    /// Whether an incomplete character waits for more bytes.
+    #[cfg(test)]
+    fn is_pending(&self) -> bool {
+        self.pending > 0
+    }
+}
+
+/// Where the control filter is within an escape sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sequence {
+    /// Ordinary text.
+    None,
+    /// After ESC (and maybe intermediates), waiting for the character that says
+    /// what kind of sequence this is.
+    Escape,
+    /// Inside a CSI sequence, waiting for its final character.
+    Csi,
+    /// Inside an OSC string, waiting for BEL or ESC.
+    Osc,
+}
+
+/// The control stage: drops controls and escape sequences, turns blanks to spaces.
+#[derive(Debug, Clone)]
+struct ControlFilter {
+    sequence: Sequence,
+    /// Characters swallowed since the introducer of the current sequence.
+    swallowed: u8,
+}
+
+impl ControlFilter {
+    const fn new() -> Self {
+        Self {
+            sequence: Sequence::None,
+            swallowed: 0,
+        }
+    }
+
+    fn push(&mut self, c: char, out: &mut impl FnMut(char)) {
+        if self.sequence != Sequence::None && !self.swallow(c) {
+            return;
+        }
+        self.text(c, out);
+    }
+
+    fn text(&mut self, c: char, out: &mut impl FnMut(char)) {
+        match c {
+            '\t' | '\r' | '\n' => out(' '),
+            '\u{1b}' => self.enter(Sequence::Escape),
+            '\u{9b}' => self.enter(Sequence::Csi),
+            '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {}
+            _ => out(c),
+        }
+    }
+
+    fn enter(&mut self, sequence: Sequence) {
+        self.sequence = sequence;
+        self.swallowed = 0;
+    }
+
+    /// Feed `c` to the open sequence; true if `c` is not part of it and is text.
+    fn swallow(&mut self, c: char) -> bool {
+        if self.swallowed >= MAX_SEQUENCE {
+            self.sequence = Sequence::None;
+            return true;
+        }
+        if c == '\u{1b}' {
+            self.enter(Sequence::Escape);
+            return false;
+        }
+        self.swallowed += 1;
+        self.sequence = match (self.sequence, c) {
+            (Sequence::Escape, '[') => Sequence::Csi,
+            (Sequence::Escape, ']') => Sequence::Osc,
+            (Sequence::Escape | Sequence::Csi, ' '..='/') => self.sequence,
+            (Sequence::Csi, '0'..='?') => Sequence::Csi,
+            (Sequence::Csi, '@'..='~') | (Sequence::Escape, _) => Sequence::None,
+            (Sequence::Osc, '\u{7}') => Sequence::None,
+            (Sequence::Osc, _) => Sequence::Osc,
+            (Sequence::Csi | Sequence::None, _) => {
+                self.sequence = Sequence::None;
+                return true;
+            }
+        };
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    fn decode_chunks(chunks: &[&[u8]]) -> String {
+        let mut decoder = TextDecoder::new();
+        let mut text = String::new();
+        for chunk in chunks {
+            decoder.decode(chunk, |c| text.push(c));
+        }
+        text
+    }
+
+    fn decode(bytes: &[u8]) -> String {
+        decode_chunks(&[bytes])
+    }
+
+    /// The UTF-8 stage alone, with an incomplete tail flushed as U+FFFD like
+    /// `from_utf8_lossy` does at the end of its input.
+    fn utf8_lossy_chunks(chunks: &[&[u8]]) -> String {
+        let mut utf8 = Utf8::new();
+        let mut text = String::new();
+        for chunk in chunks {
+            for &byte in *chunk {
+                utf8.push(byte, &mut |c| text.push(c));
+            }
+        }
+        if utf8.is_pending() {
+            text.push(REPLACEMENT);
+        }
+        text
+    }
+
+    /// Split `bytes` at the given cut points (taken modulo the length).
+    fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            chunks.push(&bytes[start..cut]);
+            start = cut;
+        }
+        chunks
+    }
+
+    #[test]
+    fn ascii_text_passes() {
+        assert_eq!(decode(b"Hello Handbit"), "Hello Handbit");
+    }
+
+    #[test]
+    fn multibyte_chars_split_anywhere_come_out_whole() {
+        let text = "é掌控板😀";
+        let bytes = text.as_bytes();
+        for a in 0..=bytes.len() {
+            for b in a..=bytes.len() {
+                let mut decoder = TextDecoder::new();
+                let mut out = String::new();
+                for chunk in [&bytes[..a], &bytes[a..b], &bytes[b..]] {
+                    decoder.decode(chunk, |c| out.push(c));
+                    assert!(text.starts_with(&out), "partial output {out:?}");
+                }
+                assert_eq!(out, text);
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_tail_emits_nothing() {
+        let mut decoder = TextDecoder::new();
+        let mut out = String::new();
+        decoder.decode(b"a\xe6\x8e", |c| out.push(c));
+        assert_eq!(out, "a");
+        decoder.decode(b"\xa7", |c| out.push(c));
+        assert_eq!(out, "a控");
+    }
+
+    #[test]
+    fn invalid_bytes_become_replacement_per_maximal_subpart() {
+        let cases: [(&[u8], &str); 10] = [
+            (b"\x80", "\u{fffd}"),
+            (b"a\xbfb", "a\u{fffd}b"),
+            (b"\xc0\x80", "\u{fffd}\u{fffd}"),
+            (b"\xe0\x80\x80", "\u{fffd}\u{fffd}\u{fffd}"),
+            (b"\xed\xa0\x80", "\u{fffd}\u{fffd}\u{fffd}"),
+            (b"\xf4\x90\x80\x80", "\u{fffd}\u{fffd}\u{fffd}\u{fffd}"),
+            (b"\xf5", "\u{fffd}"),
+            (b"\xe6\x8ea", "\u{fffd}a"),
+            (b"\xf0\x9f\x98\xe6\x8e\xa7", "\u{fffd}控"),
+            (b"\xff\xfe", "\u{fffd}\u{fffd}"),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(decode(bytes), expected, "{bytes:x?}");
+            assert_eq!(String::from_utf8_lossy(bytes), expected, "{bytes:x?}");
+        }
+    }
+
+    #[test]
+    fn utf8_stage_matches_from_utf8_lossy_on_edge_cases() {
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        let edges = [
+            0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0,
+            0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                for &c in &edges {
+                    inputs.push([a, b, c].into());
+                    inputs.push([a, b, c, 0x80].into());
+                    inputs.push([a, b, c, 0xbf, 0xbf].into());
+                }
+            }
+        }
+        for input in inputs {
+            let expected = String::from_utf8_lossy(&input);
+            for cut in 0..=input.len() {
+                let chunks = [&input[..cut], &input[cut..]];
+                assert_eq!(utf8_lossy_chunks(&chunks), expected, "{input:x?} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn tab_cr_lf_become_one_space_each() {
+        assert_eq!(decode(b"a\tb\r\nc\n"), "a b  c ");
+    }
+
+    #[test]
+    fn other_controls_are_dropped() {
+        assert_eq!(decode(b"a\0b\x01\x07\x08\x0b\x0c\x1f\x7fc"), "abc");
+        assert_eq!(decode("a\u{80}\u{85}\u{9c}\u{9f}b".as_bytes()), "ab");
+    }
+
+    #[test]
+    fn csi_sequences_are_swallowed() {
+        assert_eq!(decode(b"\x1b[0mA\x1b[1;31mB\x1b[?25lC\x1b[2 qD"), "ABCD");
+        assert_eq!(decode("\u{9b}31mA".as_bytes()), "A");
+    }
+
+    #[test]
+    fn csi_ends_early_at_a_character_it_cannot_contain() {
+        assert_eq!(decode("\x1b[1\n2".as_bytes()), " 2");
+        assert_eq!(decode("\x1b[1掌".as_bytes()), "掌");
+    }
+
+    #[test]
+    fn osc_is_swallowed_up_to_bel_or_st() {
+        assert_eq!(decode(b"\x1b]0;title\x07A"), "A");
+        assert_eq!(decode(b"\x1b]0;title\x1b\\A"), "A");
+        assert_eq!(decode("\x1b]0;标题\x07A".as_bytes()), "A");
+    }
+
+    #[test]
+    fn other_escapes_swallow_one_char_after_intermediates() {
+        assert_eq!(decode(b"\x1bcA\x1b(BB\x1b7C\x1b\xe6\x8e\xa7D"), "ABCD");
+    }
+
+    #[test]
+    fn esc_inside_a_sequence_starts_a_new_one() {
+        assert_eq!(decode(b"\x1b[12\x1b[mA"), "A");
+        assert_eq!(decode(b"\x1b\x1bxA"), "A");
+    }
+
+    #[test]
+    fn sequences_survive_chunk_splits() {
+        let bytes = b"x\x1b[38;5;208my\x1b]2;t\x07z\x1b(Bw";
+        for cut in 0..=bytes.len() {
+            assert_eq!(decode_chunks(&[&bytes[..cut], &bytes[cut..]]), "xyzw");
+        }
+    }
+
+    #[test]
+    fn endless_sequence_gives_up_after_32_chars() {
+        let mut bytes = Vec::from(&b"\x1b]"[..]);
+        bytes.extend([b'x'; 31]);
+        bytes.extend(b"visible");
+        assert_eq!(decode(&bytes), "visible");
+
+        let mut csi = Vec::from(&b"\x1b["[..]);
+        csi.extend([b'1'; 40]);
+        assert_eq!(decode(&csi), "111111111");
+    }
+
+    #[test]
+    fn final_char_at_the_limit_still_ends_the_sequence() {
+        let mut bytes = Vec::from(&b"\x1b["[..]);
+        bytes.extend([b'1'; 30]);
+        bytes.extend(b"mA");
+        assert_eq!(decode(&bytes), "A");
+    }
+
+    #[test]
+    fn reset_forgets_partial_state() {
+        let mut decoder = TextDecoder::new();
+        let mut out = String::new();
+        decoder.decode(b"\xe6\x8e", |c| out.push(c));
+        decoder.reset();
+        decoder.decode(b"\xa7A\x1b[", |c| out.push(c));
+        decoder.reset();
+        decoder.decode(b"1mB", |c| out.push(c));
+        assert_eq!(out, "\u{fffd}A1mB");
+    }
+
+    proptest! {
+        #[test]
+        fn utf8_stage_matches_lossy_in_any_split(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let chunks = split(&bytes, &cuts);
+            prop_assert_eq!(utf8_lossy_chunks(&chunks), String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn biased_utf8_matches_lossy_in_any_split(
+            bytes in proptest::collection::vec(
+                prop_oneof![0x80u8..=0xbf, 0xc0u8..=0xff, 0x20u8..=0x7e], 0..48),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let chunks = split(&bytes, &cuts);
+            prop_assert_eq!(utf8_lossy_chunks(&chunks), String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn decoder_matches_lossy_on_text_without_controls(
+            bytes in proptest::collection::vec(
+                prop_oneof![0x20u8..=0x7e, 0xa0u8..=0xff], 0..64),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            // Without bytes 00..1F, 7F and 80..9F no control can be decoded (a C1
+            // control needs C2 followed by 80..9F), so the filter must pass all.
+            let chunks = split(&bytes, &cuts);
+            let mut expected = String::from_utf8_lossy(&bytes).into_owned();
+            let complete = !Utf8::new().clone_after(&bytes).is_pending();
+            if !complete {
+                expected.pop();
+            }
+            prop_assert_eq!(decode_chunks(&chunks), expected);
+        }
+
+        #[test]
+        fn decoder_output_does_not_depend_on_splits(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(0x1b), Just(b'['), Just(b']'), Just(0x07)], 0..96),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let whole = decode(&bytes);
+            prop_assert_eq!(decode_chunks(&split(&bytes, &cuts)), whole.clone());
+            prop_assert!(!whole.chars().any(|c| c.is_control()));
+        }
+    }
+
+    impl Utf8 {
+        /// This stage after `bytes`, to see whether it ends inside a character.
+        fn clone_after(&self, bytes: &[u8]) -> Self {
+            let mut utf8 = self.clone();
+            for &byte in bytes {
+                utf8.push(byte, &mut |_| {});
+            }
+            utf8
+        }
+    }
+}

@@ -19,7 +19,11 @@ fn config() -> ClientConfig {
 }
 
 /// Advances the clock to `ms` and polls the client once.
-fn poll_at<S, T>(clock: &MockClock, client: &mut PeriodicClient<S, T>, ms: u64) -> Result<bool, Error<S::Error>>
+fn poll_at<S, T>(
+    clock: &MockClock,
+    client: &mut PeriodicClient<S, T>,
+    ms: u64,
+) -> Result<bool, Error<S::Error>>
 where
     S: embedded_nal::TcpClientStack,
     T: nal_echo::Clock,
@@ -42,10 +46,19 @@ fn sends_the_tutorial_messages_and_verifies_every_echo() {
         poll_at(&clock, &mut client, k * 1000 + 7).unwrap();
     }
     let s = client.stats();
-    assert_eq!((s.sent, s.echoed, s.mismatches, s.missed_ticks), (10, 10, 0, 0));
+    assert_eq!(
+        (s.sent, s.echoed, s.mismatches, s.missed_ticks),
+        (10, 10, 0, 0)
+    );
     assert_eq!(s.rtt_min, Some(Duration::from_millis(7)));
     assert_eq!(s.rtt_max, Some(Duration::from_millis(7)));
-    let expected: Vec<u8> = (0..10).flat_map(|k| [&b"Hello Handbit"[..], b"I'am MixNo"][k % 2].iter().copied()).collect();
+    let expected: Vec<u8> = (0..10)
+        .flat_map(|k| {
+            [&b"Hello Handbit"[..], b"I'am MixNo"][k % 2]
+                .iter()
+                .copied()
+        })
+        .collect();
     assert_eq!(server.received, expected);
 }
 
@@ -150,7 +163,10 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
     assert!(server.accept());
     let peer = server.conn.as_ref().unwrap().1;
     assert!(net.reset_connection(peer));
-    assert_eq!(poll_at(&clock, &mut client, 100), Err(Error::Connection(MockError::Reset)));
+    assert_eq!(
+        poll_at(&clock, &mut client, 100),
+        Err(Error::Connection(MockError::Reset))
+    );
     assert_eq!(client.retry_at(), Some(nal_echo::Instant::from_millis(600)));
 
     // The server is gone: every attempt is refused and the waits double up to the cap.
@@ -158,8 +174,15 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
     let mut t = 600;
     let mut waits = Vec::new();
     for _ in 0..5 {
-        assert_eq!(poll_at(&clock, &mut client, t - 1), Ok(false), "must wait until {t}");
-        assert_eq!(poll_at(&clock, &mut client, t), Err(Error::Connect(MockError::ConnectionRefused)));
+        assert_eq!(
+            poll_at(&clock, &mut client, t - 1),
+            Ok(false),
+            "must wait until {t}"
+        );
+        assert_eq!(
+            poll_at(&clock, &mut client, t),
+            Err(Error::Connect(MockError::ConnectionRefused))
+        );
         let next = client.retry_at().unwrap().total_millis();
         waits.push(next - t);
         t = next;
@@ -174,7 +197,10 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
     assert!(server.accept());
     server.read(); // closing with unread bytes would be a reset, not an orderly close
     server.drop_conn();
-    assert_eq!(poll_at(&clock, &mut client, t + 1), Err(Error::ConnectionClosed));
+    assert_eq!(
+        poll_at(&clock, &mut client, t + 1),
+        Err(Error::ConnectionClosed)
+    );
     assert_eq!(client.retry_at().unwrap().total_millis(), t + 1 + 500);
     assert_eq!(client.stats().connects, 2);
 }
@@ -191,7 +217,10 @@ fn connect_in_progress_times_out_after_the_connect_timeout() {
         assert_eq!(poll_at(&clock, &mut client, ms), Ok(false));
         assert_eq!(client.state(), ClientState::Connecting);
     }
-    assert_eq!(poll_at(&clock, &mut client, 5000), Err(Error::ConnectTimeout));
+    assert_eq!(
+        poll_at(&clock, &mut client, 5000),
+        Err(Error::ConnectTimeout)
+    );
     assert_eq!(client.stats().failures, 1);
     assert_eq!(client.stats().connects, 0);
 }
@@ -236,7 +265,10 @@ fn socket_exhaustion_is_a_failure_with_backoff() {
     let stack = net.stack(client_ip(1));
     stack.fail_next(Op::Socket, 1, MockError::NoSocket);
     let mut client = PeriodicClient::new(stack, &clock, config());
-    assert_eq!(poll_at(&clock, &mut client, 0), Err(Error::Socket(MockError::NoSocket)));
+    assert_eq!(
+        poll_at(&clock, &mut client, 0),
+        Err(Error::Socket(MockError::NoSocket))
+    );
     assert_eq!(poll_at(&clock, &mut client, 499), Ok(false));
     poll_at(&clock, &mut client, 500).unwrap();
     assert_eq!(client.state(), ClientState::Connected);
@@ -255,5 +287,8 @@ fn release_closes_the_socket() {
     server.read();
     let (s, _) = server.conn.as_mut().unwrap();
     let mut buf = [0u8; 8];
-    assert_eq!(embedded_nal::TcpClientStack::receive(&mut server.stack, s, &mut buf), Ok(0));
+    assert_eq!(
+        embedded_nal::TcpClientStack::receive(&mut server.stack, s, &mut buf),
+        Ok(0)
+    );
 }

@@ -7,7 +7,7 @@ use common::{client_ip, server_addr, SERVER_IP};
 use embedded_graphics::prelude::{Point, Size};
 use embedded_graphics::primitives::Rectangle;
 use nal_echo::stack::mock::{MockClock, MockNetwork, RecordingDisplay};
-use nal_echo::{Clock, ClientConfig, EchoServer, PeriodicClient, ServerConfig, StatusScreen};
+use nal_echo::{ClientConfig, Clock, EchoServer, PeriodicClient, ServerConfig, StatusScreen};
 
 const PERIODS: u32 = 30;
 
@@ -18,14 +18,18 @@ fn every_echo_is_verified_and_the_screen_shows_the_last_message() {
     let mut config = ServerConfig::default();
     config.local_ip = Some(SERVER_IP);
     let mut server = EchoServer::<_, _>::new(net.stack(SERVER_IP), RecordingDisplay::new(), config);
-    let mut client = PeriodicClient::new(net.stack(client_ip(1)), &clock, ClientConfig::new(server_addr(5001)));
+    let mut client = PeriodicClient::new(
+        net.stack(client_ip(1)),
+        &clock,
+        ClientConfig::new(server_addr(5001)),
+    );
 
     // 10 ms steps, like a main loop that also does other work.
     let end = u64::from(PERIODS) * 1000 - 500;
     for t in (0..=end).step_by(10) {
         clock.set(nal_echo::Instant::from_millis(t));
-        client.poll().unwrap();
         server.poll((&clock).now()).unwrap();
+        client.poll().unwrap();
     }
 
     let c = *client.stats();
@@ -35,7 +39,10 @@ fn every_echo_is_verified_and_the_screen_shows_the_last_message() {
     assert!(c.rtt_max.unwrap().total_millis() <= 20, "{:?}", c.rtt_max);
     let s = *server.stats();
     let bytes = u64::from(PERIODS / 2) * (13 + 10);
-    assert_eq!((s.bytes_in, s.bytes_out, s.accepted, s.errors), (bytes, bytes, 1, 0));
+    assert_eq!(
+        (s.bytes_in, s.bytes_out, s.accepted, s.errors),
+        (bytes, bytes, 1, 0)
+    );
 
     // The 30th message is the second one.
     assert_eq!(server.screen().message(), "I'am MixNo");
@@ -52,5 +59,8 @@ fn every_echo_is_verified_and_the_screen_shows_the_last_message() {
     other.set_message_chars("Hello Handbit".chars());
     let mut wrong = RecordingDisplay::new();
     other.draw(&mut wrong).unwrap();
-    assert!(!server.display_mut().glass_region_eq(&wrong, message_line), "the check can fail");
+    assert!(
+        !server.display_mut().glass_region_eq(&wrong, message_line),
+        "the check can fail"
+    );
 }

@@ -30,11 +30,19 @@ impl<'n> Peer<'n> {
         let mut stack = net.stack(ip);
         let mut socket = stack.socket().unwrap();
         stack.connect(&mut socket, to).unwrap();
-        Self { stack, socket: Some(socket), received: Vec::new(), closed: false, reset: false }
+        Self {
+            stack,
+            socket: Some(socket),
+            received: Vec::new(),
+            closed: false,
+            reset: false,
+        }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.stack.local_addr(self.socket.as_ref().unwrap()).unwrap()
+        self.stack
+            .local_addr(self.socket.as_ref().unwrap())
+            .unwrap()
     }
 
     /// Sends what the stack takes now; returns the count.
@@ -42,6 +50,10 @@ impl<'n> Peer<'n> {
         match self.stack.send(self.socket.as_mut().unwrap(), bytes) {
             Ok(n) => n,
             Err(nb::Error::WouldBlock) => 0,
+            Err(nb::Error::Other(MockError::PipeClosed)) => {
+                self.closed = true;
+                0
+            }
             Err(e) => panic!("send failed: {e:?}"),
         }
     }
@@ -92,7 +104,12 @@ impl<'n> ManualServer<'n> {
         let mut l = stack.socket().unwrap();
         stack.bind(&mut l, port).unwrap();
         stack.listen(&mut l).unwrap();
-        Self { stack, listener: Some(l), conn: None, received: Vec::new() }
+        Self {
+            stack,
+            listener: Some(l),
+            conn: None,
+            received: Vec::new(),
+        }
     }
 
     pub fn accept(&mut self) -> bool {
@@ -112,7 +129,9 @@ impl<'n> ManualServer<'n> {
     /// Reads what arrived; returns the new bytes.
     pub fn read(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        let Some((s, _)) = self.conn.as_mut() else { return out };
+        let Some((s, _)) = self.conn.as_mut() else {
+            return out;
+        };
         let mut buf = [0u8; 512];
         while let Ok(n @ 1..) = self.stack.receive(s, &mut buf) {
             out.extend_from_slice(&buf[..n]);

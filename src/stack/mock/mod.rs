@@ -1,0 +1,57 @@
+//! A deterministic in-memory network, clock and display, for tests.
+//!
+//! - [`MockNetwork`] / [`MockStack`]: hosts that talk TCP to each other through
+//!   `embedded-nal`, never blocking, with scripted and seeded faults.
+//! - [`MockClock`]: a [`Clock`](crate::Clock) the test moves by hand.
+//! - [`RecordingDisplay`]: a 128x64 frame buffer that counts draws and flushes.
+//!
+//! No heap: everything lives in fixed-size arrays inside these values.
+//!
+//! ```
+//! use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+//! use embedded_nal::{TcpClientStack, TcpFullStack};
+//! use nal_echo::stack::mock::{MockNetwork, Op};
+//!
+//! let net = MockNetwork::new();
+//! let (server_ip, client_ip) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+//! let mut server = net.stack(server_ip);
+//! let mut client = net.stack(client_ip);
+//!
+//! let mut listener = server.socket()?;
+//! server.bind(&mut listener, 7)?;
+//! server.listen(&mut listener)?;
+//!
+//! let mut sock = client.socket()?;
+//! client.connect(&mut sock, SocketAddr::new(server_ip, 7))?;
+//! let (mut conn, peer) = server.accept(&mut listener)?;
+//! assert_eq!(Some(peer), client.local_addr(&sock));
+//!
+//! // A second handle to the same host injects faults while `client` is in use.
+//! net.stack(client_ip).would_block_next(Op::Send, 1);
+//! assert_eq!(client.send(&mut sock, b"hi"), Err(nb::Error::WouldBlock));
+//! assert_eq!(client.send(&mut sock, b"hi")?, 2);
+//!
+//! let mut buf = [0; 8];
+//! assert_eq!(server.receive(&mut conn, &mut buf)?, 2);
+//! assert_eq!(&buf[..2], b"hi");
+//! # Ok::<(), nb::Error<nal_echo::stack::mock::MockError>>(())
+//! ```
+
+mod clock;
+mod display;
+mod error;
+mod faults;
+mod network;
+mod ops;
+mod pipe;
+mod stack;
+
+pub use clock::MockClock;
+pub use display::{DisplayFault, RecordingDisplay};
+pub use error::MockError;
+pub use faults::Op;
+pub use network::{MockNetwork, MockSocket};
+pub use stack::MockStack;
+
+#[cfg(test)]
+mod tests;
