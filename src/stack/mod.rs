@@ -2,3 +2,6 @@
 
 #[cfg(feature = "mock")]
 pub mod mock;
+
+#[cfg(feature = "std")]
+pub mod std;

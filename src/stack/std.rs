@@ -1,0 +1,1 @@
+//! The std stack (placeholder while it is written).
