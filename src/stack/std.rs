@@ -1,1 +1,0 @@
-//! The std stack (placeholder while it is written).

@@ -1,0 +1,261 @@
+//! [`StdStack`]: the operating system's TCP sockets as an embedded-nal stack, for
+//! host programs and tests (feature `std`).
+//!
+//! Every call returns at once: what would have to wait reports
+//! [`nb::Error::WouldBlock`], so [`EchoServer`](crate::EchoServer) and
+//! [`PeriodicClient`](crate::PeriodicClient) keep their never-blocking poll loop on
+//! a PC just as on a board.
+//!
+//! This is a small adapter of its own, on socket2, rather than the
+//! `std-embedded-nal` crate: that crate's `accept` returns blocking sockets and its
+//! `connect` blocks until the handshake ends, either of which would stall the whole
+//! poll loop on one slow peer. socket2 gives the non-blocking connect that std lacks.
+//!
+//! * Listeners bind dual-stack `[::]:port` where the OS allows it (IPv4 peers are then
+//!   reported as plain IPv4 addresses, not `::ffff:a.b.c.d`), else `0.0.0.0:port`;
+//!   [`StdStack::bind_to`] binds one address instead. `SO_REUSEADDR` is on (except on
+//!   Windows), so a restarted server rebinds while old connections are in TIME_WAIT.
+//! * A connection attempt reports `WouldBlock` until the handshake ends, then `Ok`
+//!   or the real error (for example `ConnectionRefused`); a failed handle may connect
+//!   again.
+//! * `receive` returns `Ok(0)` once the peer has closed in order, and
+//!   [`StdError::Io`]`(ConnectionReset)` if it aborted.
+//! * Accepted and connected sockets have `TCP_NODELAY` on: echo latency matters more
+//!   than the packet count.
+//!
+//! ```
+//! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
+//! use nal_echo::stack::std::StdStack;
+//!
+//! let mut stack = StdStack::bind_to([127, 0, 0, 1].into());
+//! let mut listener = stack.socket()?;
+//! stack.bind(&mut listener, 0)?;
+//! stack.listen(&mut listener)?;
+//! assert!(stack.local_addr(&listener).is_some_and(|a| a.port() != 0));
+//! // Nobody is connecting: accept does not wait for someone to.
+//! assert!(matches!(stack.accept(&mut listener), Err(nb::Error::WouldBlock)));
+//! stack.close(listener)?;
+//! # Ok::<(), nal_echo::stack::std::StdError>(())
+//! ```
+
+mod error;
+mod os;
+
+use core::mem;
+use core::net::{IpAddr, SocketAddr};
+
+use ::std::io::{self, Read, Write};
+use ::std::net::{TcpListener, TcpStream};
+use embedded_nal::{nb, TcpClientStack, TcpFullStack};
+
+pub use error::StdError;
+use os::Connect;
+
+/// The OS's TCP sockets behind the embedded-nal traits, never blocking.
+///
+/// The stack itself holds only where listeners bind; each [`StdSocket`] owns its OS
+/// socket, so dropping or closing a handle closes the socket.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StdStack {
+    bind_ip: Option<IpAddr>,
+}
+
+/// A socket of a [`StdStack`]: a fresh handle, a listener or a connection.
+#[derive(Debug)]
+pub struct StdSocket {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// From `socket()`: the family is not known before bind or connect.
+    Fresh,
+    /// `bind()` recorded the port; the OS socket is made by `listen()`.
+    Bound(u16),
+    Listening(TcpListener),
+    Connecting {
+        stream: TcpStream,
+        remote: SocketAddr,
+    },
+    Connected {
+        stream: TcpStream,
+        peer: SocketAddr,
+    },
+}
+
+impl StdStack {
+    /// A stack whose listeners accept on every address: dual-stack `[::]` where the
+    /// OS allows it, else `0.0.0.0`.
+    pub const fn new() -> Self {
+        Self { bind_ip: None }
+    }
+
+    /// A stack whose listeners accept on `ip` only (for example `127.0.0.1` or `::1`).
+    pub const fn bind_to(ip: IpAddr) -> Self {
+        Self { bind_ip: Some(ip) }
+    }
+
+    /// The socket's local address (for a listener bound to port 0, the port the OS
+    /// chose); `None` before `listen` or `connect`, or if the OS cannot tell.
+    pub fn local_addr(&self, socket: &StdSocket) -> Option<SocketAddr> {
+        let addr = match &socket.state {
+            State::Listening(listener) => listener.local_addr(),
+            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
+                stream.local_addr()
+            }
+            State::Fresh | State::Bound(_) => return None,
+        };
+        addr.ok().map(os::canonical)
+    }
+
+    /// The peer of a connected socket (IPv4 peers of a dual-stack listener as plain
+    /// IPv4); `None` for other sockets, including one still connecting.
+    pub fn peer_addr(&self, socket: &StdSocket) -> Option<SocketAddr> {
+        match socket.state {
+            State::Connected { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+}
+
+impl StdSocket {
+    const fn new(state: State) -> Self {
+        Self { state }
+    }
+
+    /// Where a connection goes: its remote address once connecting.
+    fn remote(&self) -> Option<SocketAddr> {
+        match self.state {
+            State::Connecting { remote, .. } => Some(remote),
+            State::Connected { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
+    fn start_connect(&mut self, remote: SocketAddr) -> nb::Result<(), StdError> {
+        let attempt = os::start_connect(remote).map_err(|e| nb::Error::Other(e.into()))?;
+        self.settle(attempt, remote)
+    }
+
+    /// Checks a pending connection without waiting. A failed attempt leaves the
+    /// handle fresh, so it may connect again.
+    fn advance(&mut self) -> nb::Result<(), StdError> {
+        match mem::replace(&mut self.state, State::Fresh) {
+            State::Connecting { stream, remote } => {
+                let attempt = os::check_connect(stream).map_err(|e| nb::Error::Other(e.into()))?;
+                self.settle(attempt, remote)
+            }
+            other => {
+                self.state = other;
+                Ok(())
+            }
+        }
+    }
+
+    fn settle(&mut self, attempt: Connect, remote: SocketAddr) -> nb::Result<(), StdError> {
+        match attempt {
+            Connect::Done(stream) => {
+                self.state = State::Connected {
+                    stream,
+                    peer: remote,
+                };
+                Ok(())
+            }
+            Connect::Pending(stream) => {
+                self.state = State::Connecting { stream, remote };
+                Err(nb::Error::WouldBlock)
+            }
+        }
+    }
+
+    /// The stream of a connection, finishing a pending connect first.
+    fn stream(&mut self) -> nb::Result<&TcpStream, StdError> {
+        if matches!(self.state, State::Connecting { .. }) {
+            self.advance()?;
+        }
+        match &self.state {
+            State::Connected { stream, .. } => Ok(stream),
+            _ => Err(nb::Error::Other(StdError::InvalidState)),
+        }
+    }
+}
+
+/// A signal that outlasted the retries is as transient as a full buffer.
+fn nb_error(e: io::Error) -> nb::Error<StdError> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => nb::Error::WouldBlock,
+        kind => nb::Error::Other(StdError::Io(kind)),
+    }
+}
+
+impl TcpClientStack for StdStack {
+    type TcpSocket = StdSocket;
+    type Error = StdError;
+
+    fn socket(&mut self) -> Result<StdSocket, StdError> {
+        Ok(StdSocket::new(State::Fresh))
+    }
+
+    fn connect(&mut self, socket: &mut StdSocket, remote: SocketAddr) -> nb::Result<(), StdError> {
+        match socket.remote() {
+            None if matches!(socket.state, State::Fresh) => socket.start_connect(remote),
+            Some(current) if current == remote => socket.advance(),
+            _ => Err(nb::Error::Other(StdError::InvalidState)),
+        }
+    }
+
+    fn send(&mut self, socket: &mut StdSocket, buffer: &[u8]) -> nb::Result<usize, StdError> {
+        let stream = socket.stream()?;
+        if buffer.is_empty() {
+            return Ok(0);
+        }
+        os::retry(|| (&*stream).write(buffer)).map_err(nb_error)
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut StdSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, StdError> {
+        let stream = socket.stream()?;
+        os::retry(|| (&*stream).read(buffer)).map_err(nb_error)
+    }
+
+    /// Closes the OS socket: an orderly close, which the OS turns into a reset if
+    /// received data was left unread.
+    fn close(&mut self, socket: StdSocket) -> Result<(), StdError> {
+        drop(socket);
+        Ok(())
+    }
+}
+
+impl TcpFullStack for StdStack {
+    /// Records the port (0: the OS picks one at `listen`).
+    fn bind(&mut self, socket: &mut StdSocket, local_port: u16) -> Result<(), StdError> {
+        match socket.state {
+            State::Fresh => {
+                socket.state = State::Bound(local_port);
+                Ok(())
+            }
+            _ => Err(StdError::InvalidState),
+        }
+    }
+
+    /// Opens the listening OS socket. On failure (`AddrInUse`...) the handle stays
+    /// bound, to be closed or to try again.
+    fn listen(&mut self, socket: &mut StdSocket) -> Result<(), StdError> {
+        let State::Bound(port) = socket.state else {
+            return Err(StdError::InvalidState);
+        };
+        socket.state = State::Listening(os::listen(self.bind_ip, port)?);
+        Ok(())
+    }
+
+    fn accept(&mut self, socket: &mut StdSocket) -> nb::Result<(StdSocket, SocketAddr), StdError> {
+        let State::Listening(listener) = &socket.state else {
+            return Err(nb::Error::Other(StdError::InvalidState));
+        };
+        let (stream, peer) = os::accept(listener).map_err(nb_error)?;
+        Ok((StdSocket::new(State::Connected { stream, peer }), peer))
+    }
+}

@@ -1,0 +1,193 @@
+//! The few system calls the stack makes, each non-blocking and without panics.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use ::std::format;
+use ::std::io;
+use ::std::net::{TcpListener, TcpStream};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// The tutorial's `listen()` queue, large enough for a few clients connecting at once.
+const BACKLOG: i32 = 8;
+/// A signal may interrupt a call; retrying a few times is enough, and bounded so a
+/// signal storm cannot turn a poll into a loop.
+const EINTR_TRIES: usize = 4;
+/// Accepts that may be skipped in one call because the connection died in the queue.
+const ACCEPT_TRIES: usize = 4;
+
+/// Runs `op` again while it is interrupted by a signal, at most [`EINTR_TRIES`] times.
+pub(super) fn retry<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut result = op();
+    for _ in 1..EINTR_TRIES {
+        match result {
+            Err(ref e) if e.kind() == io::ErrorKind::Interrupted => result = op(),
+            _ => break,
+        }
+    }
+    result
+}
+
+/// `a.b.c.d` for an IPv4-mapped IPv6 address, so a dual-stack listener reports IPv4
+/// peers as users wrote them in allowlists and expect them on the screen.
+pub(super) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// A non-blocking listener on `ip` (or dual-stack when `None`) and `port`.
+pub(super) fn listen(ip: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+    match ip {
+        Some(ip) => listen_on(SocketAddr::new(ip, port), false),
+        None => match listen_on(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true) {
+            // The port is taken for IPv4 as well; another try would only hide that.
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+            // No IPv6 here (or no dual-stack sockets): serve IPv4 alone.
+            Err(_) => listen_on(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false),
+            ok => ok,
+        },
+    }
+}
+
+fn listen_on(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    // So a restarted server can rebind while its old connections sit in TIME_WAIT.
+    // Not on Windows, where the option lets a second socket take a port in use.
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// The next pending connection, ready for non-blocking use, with its peer.
+///
+/// A connection that failed while it waited in the queue (Linux then fails
+/// `accept` with its error) is skipped, as accept(2) advises, so that it is not
+/// taken for a failure of the listener.
+pub(super) fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    for _ in 0..ACCEPT_TRIES {
+        match retry(|| listener.accept()) {
+            Ok((stream, peer)) => return prepare(stream).map(|s| (s, canonical(peer))),
+            Err(e) if died_in_queue(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::ErrorKind::WouldBlock.into())
+}
+
+fn died_in_queue(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | NetworkDown | NetworkUnreachable | HostUnreachable
+    )
+}
+
+/// Accepted sockets do not inherit the listener's non-blocking mode on every OS.
+fn prepare(stream: TcpStream) -> io::Result<TcpStream> {
+    stream.set_nonblocking(true)?;
+    // Echo latency matters more than packet count. A failure here is harmless (some
+    // OSes fail it on a connection already reset, which `receive` will report).
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// What a connection attempt has come to.
+pub(super) enum Connect {
+    /// The connection is established.
+    Done(TcpStream),
+    /// The handshake is still under way.
+    Pending(TcpStream),
+}
+
+/// Starts a non-blocking connection to `remote`.
+pub(super) fn start_connect(remote: SocketAddr) -> io::Result<Connect> {
+    let socket = Socket::new(
+        Domain::for_address(remote),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&remote.into()) {
+        Ok(()) => Ok(Connect::Done(socket.into())),
+        Err(e) if in_progress(&e) => Ok(Connect::Pending(socket.into())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a non-blocking `connect` has only started (EINPROGRESS, or WSAEWOULDBLOCK
+/// on Windows). An interrupted connect also goes on in the background.
+fn in_progress(e: &io::Error) -> bool {
+    // `ErrorKind::InProgress` is still unstable (rust-lang/rust#130840), so the errno
+    // itself is compared.
+    #[cfg(unix)]
+    let started = e.raw_os_error() == Some(libc::EINPROGRESS);
+    #[cfg(not(unix))]
+    let started = false;
+    started || matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+}
+
+/// Where a pending connection stands, without waiting: a failure is in SO_ERROR,
+/// and a connection with no peer address yet (ENOTCONN) is still in its handshake.
+pub(super) fn check_connect(stream: TcpStream) -> io::Result<Connect> {
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(Connect::Done(stream)),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Connect::Pending(stream)),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_gives_up_after_a_few_interrupts() {
+        let mut calls = 0;
+        let r: io::Result<()> = retry(|| {
+            calls += 1;
+            Err(io::ErrorKind::Interrupted.into())
+        });
+        assert_eq!(calls, EINTR_TRIES);
+        assert_eq!(r.map_err(|e| e.kind()), Err(io::ErrorKind::Interrupted));
+    }
+
+    #[test]
+    fn retry_stops_at_the_first_other_result() {
+        let mut calls = 0;
+        let r = retry(|| {
+            calls += 1;
+            if calls == 1 {
+                Err(io::ErrorKind::Interrupted.into())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.ok(), Some(2));
+    }
+
+    #[test]
+    fn mapped_ipv4_becomes_ipv4() {
+        let mapped = SocketAddr::new(Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(), 7);
+        assert_eq!(
+            canonical(mapped),
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 7)
+        );
+        let v6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 7);
+        assert_eq!(canonical(v6), v6);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn einprogress_is_in_progress() {
+        assert!(in_progress(&io::Error::from_raw_os_error(libc::EINPROGRESS)));
+        assert!(!in_progress(&io::ErrorKind::ConnectionRefused.into()));
+    }
+}
