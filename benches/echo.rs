@@ -1,0 +1,222 @@
+//! Echo throughput and 64-byte round trip on loopback: the library's EchoServer on
+//! the std stack against a minimal thread-per-connection std echo server.
+//!
+//! `cargo bench --bench echo`
+//!
+//! Both servers read up to 1024 bytes and write them back (the tutorial's
+//! `recv(1024)`). The EchoServer runs in one thread with the host loop the examples
+//! use: poll, and when a poll made no progress, yield for up to 2 ms, then sleep
+//! 1 ms at a time.
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use embedded_graphics::pixelcolor::BinaryColor;
+use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Pixel, Size};
+use nal_echo::stack::std::StdStack;
+use nal_echo::{EchoServer, NoFlush, ServerConfig};
+
+const BLOB: usize = 256 * 1024;
+
+/// A display that draws nowhere, so the bench measures the network path.
+struct Nowhere;
+
+impl OriginDimensions for Nowhere {
+    fn size(&self) -> Size {
+        Size::new(128, 64)
+    }
+}
+
+impl DrawTarget for Nowhere {
+    type Color = BinaryColor;
+    type Error = core::convert::Infallible;
+    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+        pixels.into_iter().for_each(drop);
+        Ok(())
+    }
+}
+
+/// A running server and the flag that stops it.
+struct Running {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_nal_echo() -> Running {
+    let port = free_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = thread::spawn(move || {
+        let mut config = ServerConfig::default();
+        config.port = port;
+        config.idle_timeout = None;
+        let stack = StdStack::bind_to([127, 0, 0, 1].into());
+        let mut server = EchoServer::<_, _>::new(stack, NoFlush(Nowhere), config);
+        let start = Instant::now();
+        let mut last_progress = Instant::now();
+        while !flag.load(Ordering::Relaxed) {
+            let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
+            if server.poll(now).unwrap_or(true) {
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() < Duration::from_millis(2) {
+                thread::yield_now();
+            } else {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_listening(addr);
+    Running { addr, stop, thread: Some(thread) }
+}
+
+fn start_baseline() -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((mut conn, _)) => {
+                    conn.set_nonblocking(false).unwrap();
+                    conn.set_nodelay(true).unwrap();
+                    thread::spawn(move || {
+                        let mut buf = [0u8; 1024];
+                        while let Ok(n @ 1..) = conn.read(&mut buf) {
+                            if conn.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                Err(_) => thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    });
+    Running { addr, stop, thread: Some(thread) }
+}
+
+fn wait_listening(addr: SocketAddr) {
+    for _ in 0..2000 {
+        if TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    panic!("server at {addr} never listened");
+}
+
+fn clients(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let s = TcpStream::connect(addr).unwrap();
+            s.set_nodelay(true).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Each client writes `BLOB` bytes and reads them back, all at once.
+fn blast(conns: &[TcpStream]) -> Duration {
+    let start = Instant::now();
+    thread::scope(|scope| {
+        for conn in conns {
+            let mut writer = conn.try_clone().unwrap();
+            let mut reader = conn.try_clone().unwrap();
+            scope.spawn(move || writer.write_all(&[0x5a; BLOB]).unwrap());
+            scope.spawn(move || {
+                let mut back = vec![0u8; BLOB];
+                reader.read_exact(&mut back).unwrap();
+                black_box(back);
+            });
+        }
+    });
+    start.elapsed()
+}
+
+/// Each client sends 64 bytes and waits for them, `iters` times; returns the time
+/// per round trip, averaged over the clients.
+fn ping_pong(conns: &[TcpStream], iters: u64) -> Duration {
+    let total: Duration = thread::scope(|scope| {
+        let handles: Vec<_> = conns
+            .iter()
+            .map(|conn| {
+                let mut c = conn.try_clone().unwrap();
+                scope.spawn(move || {
+                    let (msg, mut back) = ([7u8; 64], [0u8; 64]);
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        c.write_all(&msg).unwrap();
+                        c.read_exact(&mut back).unwrap();
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    total / conns.len() as u32
+}
+
+/// A server under test: its name and how to start it.
+type Contender = (&'static str, fn() -> Running);
+
+fn servers() -> [Contender; 2] {
+    [("nal-echo", start_nal_echo), ("thread-per-conn", start_baseline)]
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("throughput");
+    group.sample_size(10).measurement_time(Duration::from_secs(4));
+    for n in [1usize, 4] {
+        group.throughput(Throughput::Bytes((BLOB * n) as u64));
+        for (name, start) in servers() {
+            let server = start();
+            let conns = clients(server.addr, n);
+            group.bench_with_input(BenchmarkId::new(name, format!("{n} clients")), &n, |b, _| {
+                b.iter_custom(|iters| (0..iters).map(|_| blast(&conns)).sum())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rtt64");
+    group.sample_size(20).measurement_time(Duration::from_secs(3));
+    for n in [1usize, 4] {
+        for (name, start) in servers() {
+            let server = start();
+            let conns = clients(server.addr, n);
+            group.bench_with_input(BenchmarkId::new(name, format!("{n} clients")), &n, |b, _| {
+                b.iter_custom(|iters| ping_pong(&conns, iters))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, round_trip);
+criterion_main!(benches);
