@@ -20,7 +20,10 @@ const EVENT_QUEUE: usize = 16;
 /// the narrowest glyphs of the `cjk` font (2 px), so the screen's fitting rule still
 /// sees that text was cut.
 const SCREEN_TAIL: usize = 66;
-/// Send attempts per slot and poll: a short send usually means the stack's buffer
+/// Receive-and-send rounds per slot and poll: enough to move several kilobytes per
+/// poll, few enough that one busy peer cannot hold `poll` for long.
+const ROUNDS_PER_POLL: usize = 8;
+/// Send attempts per slot and round: a short send usually means the stack's buffer
 /// is full, so retrying more often than this only burns time.
 const SEND_TRIES: usize = 2;
 
@@ -32,6 +35,23 @@ struct Connection<Socket> {
     end: usize,
     last_activity: Instant,
     decoder: TextDecoder,
+}
+
+/// The newest characters received in one poll of a slot.
+type ScreenText = Deque<char, SCREEN_TAIL>;
+
+/// What the state and counters lines were last set from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    active: u32,
+    last_peer: Option<SocketAddr>,
+    counters: (u32, u32, u32, u32),
+}
+
+/// What one receive-and-send round of a slot did.
+struct Round {
+    progress: bool,
+    go_on: bool,
 }
 
 /// What servicing one slot did.
@@ -69,6 +89,7 @@ where
     events: Deque<ServerEvent, EVENT_QUEUE>,
     last_draw: Option<Instant>,
     last_peer: Option<SocketAddr>,
+    shown: Option<Shown>,
     first_slot: usize,
 }
 
@@ -99,6 +120,7 @@ where
             events: Deque::new(),
             last_draw: None,
             last_peer: None,
+            shown: None,
             first_slot: 0,
         }
     }
@@ -270,29 +292,22 @@ where
     }
 
     fn service(&mut self, slot: usize, now: Instant) -> Step {
-        let Some(conn) = self.connections[slot].as_mut() else {
-            return Step::Idle;
-        };
-        let buf = &mut self.buffers[slot];
         let mut progress = false;
-        if conn.start == conn.end {
-            match receive(&mut self.stack, conn, buf, &mut self.stats) {
-                Ok(0) => {}
-                Ok(n) => {
-                    progress = true;
-                    conn.last_activity = now;
-                    show_text(&mut self.screen, &mut conn.decoder, &buf[..n]);
+        let mut text = ScreenText::new();
+        for _ in 0..ROUNDS_PER_POLL {
+            match self.echo_round(slot, now, &mut text) {
+                Ok(Round { progress: p, go_on }) => {
+                    progress |= p;
+                    if !go_on {
+                        break;
+                    }
                 }
                 Err(reason) => return self.per_socket_end(reason),
             }
         }
-        match send_pending(&mut self.stack, conn, buf, &mut self.stats) {
-            Ok(true) => {
-                progress = true;
-                conn.last_activity = now;
-            }
-            Ok(false) => {}
-            Err(reason) => return self.per_socket_end(reason),
+        // Only the newest text of the poll can show, so the line is fitted once.
+        if !text.is_empty() {
+            self.screen.set_message_chars(text.iter().copied());
         }
         if self.is_idle(slot, now) {
             return Step::End(CloseReason::Idle);
@@ -302,6 +317,35 @@ where
         } else {
             Step::Idle
         }
+    }
+
+    /// Receives once if nothing is pending, then sends what is pending. Another round
+    /// makes sense only if data came and all of it went out again.
+    fn echo_round(
+        &mut self,
+        slot: usize,
+        now: Instant,
+        text: &mut ScreenText,
+    ) -> Result<Round, CloseReason> {
+        let Some(conn) = self.connections[slot].as_mut() else {
+            return Ok(Round { progress: false, go_on: false });
+        };
+        let buf = &mut self.buffers[slot];
+        let mut received = false;
+        if conn.start == conn.end {
+            let n = receive(&mut self.stack, conn, buf, &mut self.stats)?;
+            if let Some(data) = buf.get(..n).filter(|d| !d.is_empty()) {
+                received = true;
+                conn.last_activity = now;
+                decode_for_screen(&mut conn.decoder, data, text);
+            }
+        }
+        let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats)?;
+        if sent {
+            conn.last_activity = now;
+        }
+        let flushed = conn.start == conn.end;
+        Ok(Round { progress: received || sent, go_on: received && flushed })
     }
 
     fn per_socket_end(&mut self, reason: CloseReason) -> Step {
@@ -356,12 +400,27 @@ where
         let _ = self.events.push_back(event);
     }
 
+    /// Formatting the lines costs more than a busy poll's echo, so it is done only
+    /// when what they show has changed.
+    fn update_status_lines(&mut self) {
+        let s = &self.stats;
+        let shown = Shown {
+            active: s.active,
+            last_peer: self.last_peer,
+            counters: (s.accepted, s.rejected, s.denied, s.errors),
+        };
+        if self.shown == Some(shown) {
+            return;
+        }
+        self.shown = Some(shown);
+        self.screen.set_clients(s.active as usize, SLOTS, self.last_peer);
+        self.screen.set_counters(&self.stats);
+    }
+
     /// Runs after every slot has been serviced, so the echo of this poll is already with
     /// the stack when the (slow) display transfer starts.
     fn refresh_screen(&mut self, now: Instant) -> Result<(), Error<Stack::Error, Display::Error>> {
-        let active = self.connections.iter().filter(|c| c.is_some()).count();
-        self.screen.set_clients(active, SLOTS, self.last_peer);
-        self.screen.set_counters(&self.stats);
+        self.update_status_lines();
         let due = self
             .last_draw
             .is_none_or(|t| now - t >= self.config.refresh_interval);
@@ -433,15 +492,12 @@ fn close_reason<E: TcpError>(error: &E) -> CloseReason {
     }
 }
 
-fn show_text(screen: &mut StatusScreen, decoder: &mut TextDecoder, bytes: &[u8]) {
-    let mut tail: Deque<char, SCREEN_TAIL> = Deque::new();
-    decoder.decode(bytes, |c| {
-        if tail.is_full() {
-            tail.pop_front();
+/// Decodes received bytes, keeping the newest characters for the message line.
+fn decode_for_screen(decoder: &mut TextDecoder, bytes: &[u8], text: &mut ScreenText) {
+    decoder.decode_tail(bytes, SCREEN_TAIL, |c| {
+        if text.is_full() {
+            text.pop_front();
         }
-        let _ = tail.push_back(c);
+        let _ = text.push_back(c);
     });
-    if !tail.is_empty() {
-        screen.set_message_chars(tail.iter().copied());
-    }
 }

@@ -81,6 +81,53 @@ impl TextDecoder {
         }
     }
 
+    /// Like [`decode`](Self::decode), but free to skip all but the end: passes on a
+    /// suffix of what `decode` would pass that holds at least its last `keep`
+    /// characters, and leaves the decoder in the same state.
+    ///
+    /// A chunk of plain text (valid UTF-8, no controls but TAB, CR and LF, nothing
+    /// from U+0080 to U+00BF) between sequences is skipped through with
+    /// `core::str::from_utf8`, so a screen that shows a line's worth does not cost a
+    /// bulk echo a per-byte walk; anything else takes the full path.
+    pub fn decode_tail(&mut self, bytes: &[u8], keep: usize, mut out: impl FnMut(char)) {
+        let Some((text, rest)) = self.plain_prefix(bytes) else {
+            return self.decode(bytes, out);
+        };
+        let start = match keep {
+            0 => text.len(),
+            k => text.char_indices().rev().nth(k - 1).map_or(0, |(i, _)| i),
+        };
+        for c in text.get(start..).unwrap_or_default().chars() {
+            self.filter.text(c, &mut out);
+        }
+        // At most the first bytes of one character: it only becomes pending.
+        self.decode(rest, out);
+    }
+
+    /// The chunk split into plain text and an unfinished last character, if the
+    /// decoder is between characters and sequences and the chunk is plain.
+    fn plain_prefix<'b>(&self, bytes: &'b [u8]) -> Option<(&'b str, &'b [u8])> {
+        if self.utf8.pending > 0 || self.filter.sequence != Sequence::None {
+            return None;
+        }
+        // 0xC2 leads U+0080..U+00BF, where the C1 controls are: never plain. The fold
+        // has no early exit so that it compiles to a vector loop; the exact check
+        // runs only if it finds a suspect byte.
+        let suspect = bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == 0x7F) | (b == 0xC2));
+        let plain = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E | 0x80..=0xC1 | 0xC3..=0xFF);
+        if suspect && !bytes.iter().all(plain) {
+            return None;
+        }
+        match core::str::from_utf8(bytes) {
+            Ok(text) => Some((text, &[])),
+            Err(e) if e.error_len().is_none() => {
+                let (text, rest) = bytes.split_at(e.valid_up_to());
+                core::str::from_utf8(text).ok().map(|text| (text, rest))
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Forget any partial character or escape sequence (for a new stream).
     pub fn reset(&mut self) {
         *self = Self::new();
@@ -256,6 +303,55 @@ mod tests {
     use proptest::prelude::*;
     use std::string::String;
     use std::vec::Vec;
+
+    /// What `decode_tail` passes, and what a following chunk then decodes to.
+    fn tail_then(chunk: &[u8], keep: usize, next: &[u8]) -> (String, String) {
+        let mut d = TextDecoder::new();
+        let (mut tail, mut after) = (String::new(), String::new());
+        d.decode_tail(chunk, keep, |c| tail.push(c));
+        d.decode(next, |c| after.push(c));
+        (tail, after)
+    }
+
+    fn plainish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(&b"Hello Handbit"[..]),
+            Just("掌控板".as_bytes()),
+            Just(&b"\r\n\t"[..]),
+            Just(&b"\xe6\x8e"[..]),
+            Just(&b"\x1b[31m"[..]),
+            Just("\u{a9}\u{9b}".as_bytes()),
+            Just(&b"\xff"[..]),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn decode_tail_passes_a_long_enough_suffix_and_keeps_the_state(
+            chunk in plainish(), next in plainish(), keep in 0usize..40,
+        ) {
+            let (full, full_after) = tail_then(&chunk, usize::MAX, &next);
+            let mut reference = TextDecoder::new();
+            let mut whole = String::new();
+            reference.decode(&chunk, |c| whole.push(c));
+            prop_assert_eq!(&full, &whole);
+            let (tail, after) = tail_then(&chunk, keep, &next);
+            prop_assert!(whole.ends_with(&tail), "{tail:?} is not a suffix of {whole:?}");
+            prop_assert!(tail.chars().count() >= keep.min(whole.chars().count()));
+            prop_assert_eq!(after, full_after);
+        }
+    }
+
+    #[test]
+    fn decode_tail_skips_plain_text_to_its_end() {
+        let (tail, after) = tail_then("abc掌控板\r\n".as_bytes(), 3, b"");
+        assert_eq!(tail, "板  ");
+        assert_eq!(after, "");
+        // A split character stays pending across the fast path.
+        let (tail, after) = tail_then(b"xy\xe6\x8e", 1, b"\x8c!");
+        assert_eq!((tail.as_str(), after.as_str()), ("y", "掌!"));
+    }
 
     fn decode_chunks(chunks: &[&[u8]]) -> String {
         let mut decoder = TextDecoder::new();

@@ -2,7 +2,6 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use ::std::format;
 use ::std::io;
 use ::std::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, Socket, Type};
