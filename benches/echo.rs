@@ -36,7 +36,10 @@ impl OriginDimensions for Nowhere {
 impl DrawTarget for Nowhere {
     type Color = BinaryColor;
     type Error = core::convert::Infallible;
-    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
         pixels.into_iter().for_each(drop);
         Ok(())
     }
@@ -59,7 +62,11 @@ impl Drop for Running {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_nal_echo() -> Running {
@@ -87,7 +94,11 @@ fn start_nal_echo() -> Running {
     });
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_listening(addr);
-    Running { addr, stop, thread: Some(thread) }
+    Running {
+        addr,
+        stop,
+        thread: Some(thread),
+    }
 }
 
 fn start_baseline() -> Running {
@@ -115,7 +126,11 @@ fn start_baseline() -> Running {
             }
         }
     });
-    Running { addr, stop, thread: Some(thread) }
+    Running {
+        addr,
+        stop,
+        thread: Some(thread),
+    }
 }
 
 fn wait_listening(addr: SocketAddr) {
@@ -184,20 +199,27 @@ fn ping_pong(conns: &[TcpStream], iters: u64) -> Duration {
 type Contender = (&'static str, fn() -> Running);
 
 fn servers() -> [Contender; 2] {
-    [("nal-echo", start_nal_echo), ("thread-per-conn", start_baseline)]
+    [
+        ("nal-echo", start_nal_echo),
+        ("thread-per-conn", start_baseline),
+    ]
 }
 
 fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("throughput");
-    group.sample_size(10).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
     for n in [1usize, 4] {
         group.throughput(Throughput::Bytes((BLOB * n) as u64));
         for (name, start) in servers() {
             let server = start();
             let conns = clients(server.addr, n);
-            group.bench_with_input(BenchmarkId::new(name, format!("{n} clients")), &n, |b, _| {
-                b.iter_custom(|iters| (0..iters).map(|_| blast(&conns)).sum())
-            });
+            group.bench_with_input(
+                BenchmarkId::new(name, format!("{n} clients")),
+                &n,
+                |b, _| b.iter_custom(|iters| (0..iters).map(|_| blast(&conns)).sum()),
+            );
         }
     }
     group.finish();
@@ -205,14 +227,18 @@ fn throughput(c: &mut Criterion) {
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("rtt64");
-    group.sample_size(20).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3));
     for n in [1usize, 4] {
         for (name, start) in servers() {
             let server = start();
             let conns = clients(server.addr, n);
-            group.bench_with_input(BenchmarkId::new(name, format!("{n} clients")), &n, |b, _| {
-                b.iter_custom(|iters| ping_pong(&conns, iters))
-            });
+            group.bench_with_input(
+                BenchmarkId::new(name, format!("{n} clients")),
+                &n,
+                |b, _| b.iter_custom(|iters| ping_pong(&conns, iters)),
+            );
         }
     }
     group.finish();

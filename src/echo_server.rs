@@ -328,7 +328,10 @@ where
         text: &mut ScreenText,
     ) -> Result<Round, CloseReason> {
         let Some(conn) = self.connections[slot].as_mut() else {
-            return Ok(Round { progress: false, go_on: false });
+            return Ok(Round {
+                progress: false,
+                go_on: false,
+            });
         };
         let buf = &mut self.buffers[slot];
         let mut received = false;
@@ -345,7 +348,10 @@ where
             conn.last_activity = now;
         }
         let flushed = conn.start == conn.end;
-        Ok(Round { progress: received || sent, go_on: received && flushed })
+        Ok(Round {
+            progress: received || sent,
+            go_on: received && flushed,
+        })
     }
 
     fn per_socket_end(&mut self, reason: CloseReason) -> Step {
@@ -413,7 +419,8 @@ where
             return;
         }
         self.shown = Some(shown);
-        self.screen.set_clients(s.active as usize, SLOTS, self.last_peer);
+        self.screen
+            .set_clients(s.active as usize, SLOTS, self.last_peer);
         self.screen.set_counters(&self.stats);
     }
 

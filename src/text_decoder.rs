@@ -113,8 +113,11 @@ impl TextDecoder {
         // 0xC2 leads U+0080..U+00BF, where the C1 controls are: never plain. The fold
         // has no early exit so that it compiles to a vector loop; the exact check
         // runs only if it finds a suspect byte.
-        let suspect = bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == 0x7F) | (b == 0xC2));
-        let plain = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E | 0x80..=0xC1 | 0xC3..=0xFF);
+        let suspect = bytes.iter().fold(false, |any, &b| {
+            any | (b < 0x20) | (b == 0x7F) | (b == 0xC2)
+        });
+        let plain =
+            |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E | 0x80..=0xC1 | 0xC3..=0xFF);
         if suspect && !bytes.iter().all(plain) {
             return None;
         }

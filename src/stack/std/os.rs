@@ -127,7 +127,11 @@ fn in_progress(e: &io::Error) -> bool {
     let started = e.raw_os_error() == Some(libc::EINPROGRESS);
     #[cfg(not(unix))]
     let started = false;
-    started || matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+    started
+        || matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        )
 }
 
 /// Where a pending connection stands, without waiting: a failure is in SO_ERROR,
@@ -186,7 +190,9 @@ mod tests {
     #[test]
     #[cfg(unix)]
     fn einprogress_is_in_progress() {
-        assert!(in_progress(&io::Error::from_raw_os_error(libc::EINPROGRESS)));
+        assert!(in_progress(&io::Error::from_raw_os_error(
+            libc::EINPROGRESS
+        )));
         assert!(!in_progress(&io::ErrorKind::ConnectionRefused.into()));
     }
 }

@@ -1,0 +1,274 @@
+//! The MixNo side of the tutorial on this host: sends messages to an echo server once
+//! a period and checks that each comes back byte for byte.
+//!
+//! ```text
+//! cargo run --example client -- --connect HOST:PORT [--message TEXT]...
+//!                               [--period-ms N] [--count N]
+//! ```
+//!
+//! * `--connect HOST:PORT`: the server; HOST is an IP address or a name (the first
+//!   address it resolves to is used); IPv6 as `[::1]:5001`.
+//! * `--message TEXT`: a message to send, not empty (repeatable; sent in turn).
+//!   Default: the tutorial's `Hello Handbit` and `I'am MixNo`.
+//! * `--period-ms N`: milliseconds between messages, at least 1. Default 1000.
+//! * `--count N`: stop after N verified echoes (at least 1).
+//!
+//! # Output
+//!
+//! stdout, flushed line by line:
+//!
+//! ```text
+//! connected to 127.0.0.1:5001
+//! echo 1 ok rtt 0 ms
+//! echo 2 ok rtt 1 ms
+//! mismatch: echo differs from what was sent
+//! rtt min/avg/max 0/0/1 ms
+//! ```
+//!
+//! `connected to ADDR` after each (re)connection; `echo N ok rtt MS ms` for the N-th
+//! verified echo (N counts from 1 over the whole run; the round trip is from the
+//! message's first byte sent to its echo's last byte verified, averaged if several
+//! completed in the same poll); `mismatch: ...` when an echo differs.
+//!
+//! With `--count N` the last line is `rtt min/avg/max A/B/C ms` and the exit code 0
+//! once N echoes were verified; it exits 1 at once on a mismatch, or if the N echoes
+//! are not verified within N x period + 10 s (also when it cannot connect at all),
+//! saying so on stderr. Without `--count` it runs until Ctrl-C and ends with
+//! `sent S, echoed E, mismatches M, missed ticks T, failures F, rtt min/avg/max A/B/C ms`
+//! (exit code 1 if there was a mismatch, else 0).
+//!
+//! Connection failures are printed on stderr as `error: ...` (the same one at most
+//! once a second); the client reconnects with backoff. Bad arguments: message and
+//! usage on stderr, exit code 2; a HOST that does not resolve: exit 1.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
+
+use nal_echo::stack::std::StdStack;
+use nal_echo::{ClientConfig, ClientStats, Duration, Error, PeriodicClient, TUTORIAL_MESSAGES};
+
+use support::args::Args;
+use support::{ErrorLog, HostClock};
+
+const USAGE: &str = "\
+usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
+                                     [--period-ms N] [--count N]
+
+  --connect HOST:PORT  the echo server (HOST: IP or name; IPv6 as [::1]:5001)
+  --message TEXT       a message to send (repeatable; default: the tutorial's
+                       'Hello Handbit' and 'I'am MixNo')
+  --period-ms N        milliseconds between messages (default 1000)
+  --count N            exit 0 after N verified echoes, printing the round trips;
+                       exit 1 on a mismatch or if they take over N x period + 10 s
+  -h, --help           this text
+
+stdout: 'connected to ADDR', 'echo N ok rtt MS ms' per verified echo.
+";
+
+/// Extra time `--count` allows beyond N periods, for connecting and retries.
+const COUNT_SLACK: StdDuration = StdDuration::from_secs(10);
+
+struct Options {
+    connect: String,
+    messages: &'static [&'static [u8]],
+    period_ms: u64,
+    count: Option<u32>,
+}
+
+fn parse() -> Options {
+    let mut args = Args::from_env("client", USAGE);
+    let mut connect = None;
+    let mut messages: Vec<&'static [u8]> = Vec::new();
+    let mut period_ms = 1000;
+    let mut count = None;
+    while let Some(flag) = args.next_flag() {
+        match flag.name.as_str() {
+            "--connect" => connect = Some(args.value(flag)),
+            "--message" => {
+                let text = args.value(flag);
+                if text.is_empty() {
+                    args.fail("--message: a message cannot be empty");
+                }
+                messages.push(Box::leak(text.into_bytes().into_boxed_slice()));
+            }
+            "--period-ms" => {
+                period_ms = args.parse(flag, "a number of milliseconds");
+                if period_ms == 0 {
+                    args.fail("--period-ms: must be at least 1");
+                }
+            }
+            "--count" => {
+                let n: u32 = args.parse(flag, "a number");
+                if n == 0 {
+                    args.fail("--count: must be at least 1");
+                }
+                count = Some(n);
+            }
+            _ => args.unknown(&flag),
+        }
+    }
+    let Some(connect) = connect else {
+        args.fail("--connect HOST:PORT is required")
+    };
+    if !connect.contains(':') {
+        args.fail(format_args!(
+            "--connect: '{connect}' has no port (HOST:PORT)"
+        ));
+    }
+    let messages = if messages.is_empty() {
+        TUTORIAL_MESSAGES
+    } else {
+        Vec::leak(messages)
+    };
+    Options {
+        connect,
+        messages,
+        period_ms,
+        count,
+    }
+}
+
+/// The first address `target` resolves to.
+fn resolve(target: &str) -> Result<SocketAddr, String> {
+    let mut addrs = target.to_socket_addrs().map_err(|e| e.to_string())?;
+    addrs.next().ok_or_else(|| "no address".to_string())
+}
+
+/// How the run ended.
+enum End {
+    /// `--count` echoes verified.
+    Done,
+    /// A mismatch or the `--count` deadline.
+    Failed,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+fn main() -> ExitCode {
+    let opts = parse();
+    let remote = match resolve(&opts.connect) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("client: cannot resolve {}: {e}", opts.connect);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut config = ClientConfig::new(remote);
+    config.messages = opts.messages;
+    config.period = Duration::from_millis(opts.period_ms);
+    config.seed = std::process::id();
+    let clock = HostClock::new();
+    let mut client = PeriodicClient::new(StdStack::new(), clock, config);
+
+    let stop = support::ctrl_c_flag();
+    let deadline = opts.count.map(|n| {
+        StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
+    });
+    let mut errors = ErrorLog::default();
+    let mut seen = ClientStats::default();
+    let mut out = std::io::stdout();
+
+    let code = loop {
+        if stop.load(Ordering::SeqCst) {
+            break End::Interrupted;
+        }
+        if deadline.is_some_and(|d| clock.elapsed() >= d) {
+            let (got, want) = (client.stats().echoed, opts.count.unwrap_or(0));
+            eprintln!(
+                "client: {got} of {want} echoes verified in {:.1} s; giving up",
+                clock.elapsed().as_secs_f64()
+            );
+            break End::Failed;
+        }
+
+        let progress = match client.poll() {
+            Ok(progress) => progress,
+            Err(Error::EchoMismatch) => true, // printed below from the stats
+            Err(e) => {
+                if let Some(line) = errors.line(&e) {
+                    eprintln!("{line}");
+                }
+                true
+            }
+        };
+
+        let now = *client.stats();
+        let mut lines = Vec::new();
+        if now.connects != seen.connects {
+            lines.push(format!("connected to {remote}"));
+        }
+        let new_echoes = now.echoed.wrapping_sub(seen.echoed);
+        if new_echoes > 0 {
+            let total = now.rtt_total.total_millis() - seen.rtt_total.total_millis();
+            let rtt = total / u64::from(new_echoes);
+            for n in seen.echoed + 1..=now.echoed {
+                lines.push(format!("echo {n} ok rtt {rtt} ms"));
+            }
+        }
+        let mismatch = now.mismatches != seen.mismatches;
+        if mismatch {
+            lines.push(format!("mismatch: {}", Error::<()>::EchoMismatch));
+        }
+        seen = now;
+        if !lines.is_empty() {
+            let mut lock = out.lock();
+            for line in lines {
+                let _ = writeln!(lock, "{line}");
+            }
+            let _ = lock.flush();
+        }
+
+        if let Some(count) = opts.count {
+            if mismatch {
+                break End::Failed;
+            }
+            if now.echoed >= count {
+                break End::Done;
+            }
+        }
+        if !progress {
+            support::idle_sleep();
+        }
+    };
+
+    let stats = *client.stats();
+    let _ = client.release();
+    match code {
+        End::Done => {
+            let _ = writeln!(out, "rtt min/avg/max {} ms", support::rtt_triple(&stats));
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        End::Failed => {
+            eprintln!("client: {}", summary(&stats));
+            ExitCode::FAILURE
+        }
+        End::Interrupted => {
+            let _ = writeln!(out, "{}", summary(&stats));
+            let _ = out.flush();
+            if stats.mismatches > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+fn summary(s: &ClientStats) -> String {
+    format!(
+        "sent {}, echoed {}, mismatches {}, missed ticks {}, failures {}, rtt min/avg/max {} ms",
+        s.sent,
+        s.echoed,
+        s.mismatches,
+        s.missed_ticks,
+        s.failures,
+        support::rtt_triple(s)
+    )
+}

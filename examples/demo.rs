@@ -1,0 +1,278 @@
+//! The tutorial in one process: a Handbit echo server and a MixNo client on this host.
+//!
+//! ```text
+//! cargo run --example demo [-- --seconds N] [--png PATH]
+//! ```
+//!
+//! An [`EchoServer`] listens on `127.0.0.1:5001` (another free port if 5001 is taken,
+//! said on stderr) and a [`PeriodicClient`] sends `Hello Handbit` / `I'am MixNo` to it
+//! once a second, checking every echo.
+//!
+//! * When stdout is a terminal, the server's 128x64 screen is drawn in it with half
+//!   blocks and redrawn in place (at most 10 times a second), with the client's
+//!   statistics beside it (below it if the terminal is too narrow).
+//! * Otherwise (`| cat`, CI) the screen's text lines are printed as `header: ...`,
+//!   `state: ...`, `counters: ...` and `message: ...`, each when it changes.
+//!
+//! It runs until Ctrl-C or for `--seconds N` (a decimal number), then prints
+//!
+//! ```text
+//! demo: sent 5, echoed 5, mismatches 0, rtt min/avg/max 0/0/1 ms
+//! ```
+//!
+//! and exits with 1 if an echo differed, or if `--seconds` was given and nothing was
+//! echoed; else 0. `--png PATH` writes the screen as a PNG after each redraw.
+//! Bad arguments: message and usage on stderr, exit code 2.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
+
+use nal_echo::stack::std::StdStack;
+use nal_echo::{ClientConfig, ClientStats, EchoServer, PeriodicClient, ServerConfig, ServerStats};
+
+use support::args::Args;
+use support::display::{HostDisplay, PngWriter};
+use support::term::{self, ScreenText, TermView};
+use support::{ErrorLog, HostClock};
+
+const USAGE: &str = "\
+usage: cargo run --example demo [-- --seconds N] [--png PATH]
+
+  --seconds N   stop after N seconds (decimal) and print a summary;
+                exit 1 if nothing was echoed or an echo differed
+  --png PATH    write the screen as a PNG after each redraw
+  -h, --help    this text
+
+Runs an echo server on 127.0.0.1:5001 (another port if taken) and a client
+sending the tutorial's messages once a second, until Ctrl-C or --seconds.
+";
+
+/// Redraws of the terminal view are at least this far apart.
+const RENDER_INTERVAL: StdDuration = StdDuration::from_millis(100);
+/// After `--seconds`, echoes still on their way get this long to come back.
+const DRAIN: StdDuration = StdDuration::from_millis(500);
+
+struct Options {
+    seconds: Option<StdDuration>,
+    png: Option<PathBuf>,
+}
+
+fn parse() -> Options {
+    let mut args = Args::from_env("demo", USAGE);
+    let mut opts = Options {
+        seconds: None,
+        png: None,
+    };
+    while let Some(flag) = args.next_flag() {
+        match flag.name.as_str() {
+            "--seconds" => opts.seconds = Some(args.seconds(flag)),
+            "--png" => opts.png = Some(PathBuf::from(args.value(flag))),
+            _ => args.unknown(&flag),
+        }
+    }
+    opts
+}
+
+/// Where the screen goes.
+enum View {
+    Terminal {
+        view: TermView,
+        columns: Option<usize>,
+        frame: u64,
+        side: Vec<String>,
+        at: Option<std::time::Instant>,
+    },
+    Plain(ScreenText),
+}
+
+type Server = EchoServer<StdStack, HostDisplay>;
+type Client = PeriodicClient<StdStack, HostClock>;
+
+fn main() -> ExitCode {
+    let opts = parse();
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let port = match support::pick_port(localhost, support::DEFAULT_PORT) {
+        Ok((port, false)) => port,
+        Ok((port, true)) => {
+            eprintln!(
+                "demo: port {} is taken, using {port}",
+                support::DEFAULT_PORT
+            );
+            port
+        }
+        Err(e) => {
+            eprintln!("demo: no free port on {localhost}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let clock = HostClock::new();
+    let mut server_config = ServerConfig::default();
+    server_config.port = port;
+    server_config.local_ip = Some(localhost);
+    let mut server: Server = EchoServer::new(
+        StdStack::bind_to(localhost),
+        HostDisplay::new(),
+        server_config,
+    );
+    let mut client_config = ClientConfig::new(SocketAddr::new(localhost, port));
+    client_config.seed = std::process::id();
+    let mut client: Client = PeriodicClient::new(StdStack::new(), clock, client_config);
+
+    let stop = support::ctrl_c_flag();
+    let mut view = if term::stdout_is_terminal() {
+        View::Terminal {
+            view: TermView::new(),
+            columns: term::terminal_columns(),
+            frame: u64::MAX,
+            side: Vec::new(),
+            at: None,
+        }
+    } else {
+        View::Plain(ScreenText::default())
+    };
+    let mut png = opts.png.map(PngWriter::new);
+    let mut errors = ErrorLog::default();
+
+    let mut draining: Option<std::time::Instant> = None;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(since) = draining {
+            let s = client.stats();
+            if s.echoed + s.mismatches >= s.sent || since.elapsed() >= DRAIN {
+                break;
+            }
+        } else if opts.seconds.is_some_and(|limit| clock.elapsed() >= limit) {
+            // Time is up: no new message is sent, but one on its way may come back.
+            draining = Some(std::time::Instant::now());
+            continue;
+        }
+
+        let mut progress = false;
+        match server.poll(clock.instant()) {
+            Ok(p) => progress |= p,
+            Err(e) => report(&mut view, errors.line(&e)),
+        }
+        match client.poll() {
+            Ok(p) => progress |= p,
+            Err(e) => report(&mut view, errors.line(&e)),
+        }
+        while server.next_event().is_some() {} // the demo shows no connection log
+
+        render(&mut view, &mut server, &client, &clock);
+        if let Some(png) = png.as_mut() {
+            png.update(server.display_mut());
+        }
+        if !progress {
+            support::idle_sleep();
+        }
+    }
+
+    // Show the last state, then give the terminal back before the summary.
+    if let View::Terminal { at, .. } = &mut view {
+        *at = None;
+    }
+    render(&mut view, &mut server, &client, &clock);
+    drop(view);
+    drop(png); // waits until the last frame is written
+
+    let stats = *client.stats();
+    let _ = client.release();
+    let _ = server.release();
+    println!(
+        "demo: sent {}, echoed {}, mismatches {}, rtt min/avg/max {} ms",
+        stats.sent,
+        stats.echoed,
+        stats.mismatches,
+        support::rtt_triple(&stats)
+    );
+    let _ = std::io::stdout().flush();
+    if stats.mismatches > 0 || (opts.seconds.is_some() && stats.echoed == 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Print an error line on stderr, above the terminal view if there is one.
+fn report(view: &mut View, line: Option<String>) {
+    let Some(line) = line else { return };
+    match view {
+        View::Terminal { view, .. } => view.above(|| eprintln!("{line}")),
+        View::Plain(_) => eprintln!("{line}"),
+    }
+}
+
+/// Show the screen if a new frame was flushed (or, in the terminal, the statistics
+/// changed), at most once per [`RENDER_INTERVAL`] in the terminal.
+fn render(view: &mut View, server: &mut Server, client: &Client, clock: &HostClock) {
+    match view {
+        View::Terminal {
+            view,
+            columns,
+            frame,
+            side,
+            at,
+        } => {
+            if at.is_some_and(|t| t.elapsed() < RENDER_INTERVAL) {
+                return;
+            }
+            let new_side = side_panel(client, server.stats(), clock);
+            let display = server.display_mut();
+            if display.frames() == *frame && new_side == *side {
+                return;
+            }
+            *frame = display.frames();
+            *side = new_side;
+            *at = Some(std::time::Instant::now());
+            let boxed = term::boxed(term::frame_lines(display), "Handbit OLED 128x64");
+            view.show(term::with_side(boxed, side, *columns));
+        }
+        View::Plain(text) => {
+            let changes = text.changes(server.screen());
+            if !changes.is_empty() {
+                let mut out = std::io::stdout().lock();
+                for line in changes {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+/// The statistics shown beside the screen.
+fn side_panel(client: &Client, server: &ServerStats, clock: &HostClock) -> Vec<String> {
+    let c: &ClientStats = client.stats();
+    let row = |label: &str, value: String| format!("{label:<13}{value}");
+    vec![
+        format!("MixNo client -> {}", client.config().remote),
+        row("state", format!("{:?}", client.state()).to_lowercase()),
+        row("sent", c.sent.to_string()),
+        row("echoed", c.echoed.to_string()),
+        row("mismatches", c.mismatches.to_string()),
+        row("missed ticks", c.missed_ticks.to_string()),
+        row("rtt min", format!("{} ms", support::ms(c.rtt_min))),
+        row("rtt avg", format!("{} ms", support::ms(c.rtt_avg()))),
+        row("rtt max", format!("{} ms", support::ms(c.rtt_max))),
+        row("failures", c.failures.to_string()),
+        String::new(),
+        "Handbit server".to_string(),
+        row("accepted", server.accepted.to_string()),
+        row("bytes in", server.bytes_in.to_string()),
+        row("bytes out", server.bytes_out.to_string()),
+        row("errors", server.errors.to_string()),
+        String::new(),
+        row("running", format!("{} s", clock.elapsed().as_secs())),
+        "Ctrl-C quits".to_string(),
+    ]
+}

@@ -1,0 +1,140 @@
+//! What the host examples (`demo`, `server`, `client`) share: a host clock, a 128x64
+//! display with a "glass" ([`display::HostDisplay`]), terminal and PNG rendering,
+//! argument parsing, Ctrl-C handling and a free-port helper.
+//!
+//! Each example includes it with `#[path = "support/mod.rs"] mod support;` and uses
+//! only a part of it.
+#![allow(dead_code)]
+
+pub mod args;
+pub mod display;
+pub mod term;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use nal_echo::{ClientStats, Clock, Duration, Instant};
+
+/// How long a loop sleeps when neither side made progress. Short enough for a
+/// prompt echo, long enough that an idle server stays far below 2 % of a core.
+pub const IDLE_SLEEP: StdDuration = StdDuration::from_millis(2);
+
+/// The tutorial's port.
+pub const DEFAULT_PORT: u16 = 5001;
+
+/// Sleep for [`IDLE_SLEEP`]: the only place the examples wait.
+pub fn idle_sleep() {
+    std::thread::sleep(IDLE_SLEEP);
+}
+
+/// A [`Clock`] over `std::time::Instant`: milliseconds since the clock was made.
+/// Copies share the origin, so a server and a client can read the same time.
+#[derive(Debug, Clone, Copy)]
+pub struct HostClock {
+    origin: std::time::Instant,
+}
+
+impl HostClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the origin, as the crate's [`Instant`].
+    pub fn instant(&self) -> Instant {
+        let ms = self.origin.elapsed().as_millis();
+        Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    /// Time since the origin.
+    pub fn elapsed(&self) -> StdDuration {
+        self.origin.elapsed()
+    }
+}
+
+impl Clock for HostClock {
+    fn now(&mut self) -> Instant {
+        self.instant()
+    }
+}
+
+/// A flag that turns true on Ctrl-C (SIGINT). The handler only sets the flag, so the
+/// main loop ends normally and restores the terminal.
+pub fn ctrl_c_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = Arc::clone(&flag);
+    if let Err(e) = ctrlc::set_handler(move || set.store(true, Ordering::SeqCst)) {
+        eprintln!("warning: cannot handle Ctrl-C: {e}");
+    }
+    flag
+}
+
+/// `preferred` on `ip` if it is free, else another free port there (the system picks
+/// one: bind port 0, read the port, close). The `bool` is true when it fell back.
+/// A `preferred` of 0 always picks a free port (and is not a fallback).
+pub fn pick_port(ip: IpAddr, preferred: u16) -> io::Result<(u16, bool)> {
+    if preferred != 0 && TcpListener::bind((ip, preferred)).is_ok() {
+        return Ok((preferred, false));
+    }
+    let port = TcpListener::bind((ip, 0))?.local_addr()?.port();
+    Ok((port, preferred != 0))
+}
+
+/// The address this host would use to reach the outside, for the screen's header
+/// (the tutorial shows the board's own address). Connecting a UDP socket sends
+/// nothing; it only asks the routing table. `None` when there is no route.
+pub fn outward_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    socket.connect(("192.0.2.1", 9)).ok()?; // TEST-NET-1: never used by real hosts
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
+}
+
+/// `peer` with an IPv4-mapped IPv6 address (how a dual-stack listener reports an
+/// IPv4 peer) written as plain IPv4.
+pub fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+/// Milliseconds of an optional span, `-` when there is none.
+pub fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".to_string(), |d| d.total_millis().to_string())
+}
+
+/// `min/avg/max` round trips in milliseconds, e.g. `0/0/1` (`-/-/-` before any echo).
+pub fn rtt_triple(stats: &ClientStats) -> String {
+    format!(
+        "{}/{}/{}",
+        ms(stats.rtt_min),
+        ms(stats.rtt_avg()),
+        ms(stats.rtt_max)
+    )
+}
+
+/// Prints `error: ...` lines on stderr without flooding it: a failure that repeats
+/// on every poll (say, the port is taken) is printed again at most once a second.
+#[derive(Debug, Default)]
+pub struct ErrorLog {
+    last: Option<(String, std::time::Instant)>,
+}
+
+impl ErrorLog {
+    /// The line to print for `error`, or `None` if the same one was printed less
+    /// than a second ago.
+    pub fn line(&mut self, error: &dyn std::fmt::Display) -> Option<String> {
+        let text = error.to_string();
+        let now = std::time::Instant::now();
+        if let Some((last, at)) = &self.last {
+            if *last == text && now.duration_since(*at) < StdDuration::from_secs(1) {
+                return None;
+            }
+        }
+        self.last = Some((text.clone(), now));
+        Some(format!("error: {text}"))
+    }
+}
