@@ -185,6 +185,12 @@ where
         self.events.pop_front()
     }
 
+    /// The stack, e.g. to drive a stack that needs polling of its own (smoltcp) or to
+    /// read a listener's address.
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+
     /// The display, for drawing something else on it; call
     /// [`invalidate_screen`](Self::invalidate_screen) to have the status repainted.
     pub fn display_mut(&mut self) -> &mut Display {

@@ -143,6 +143,11 @@ where
         }
     }
 
+    /// The stack, e.g. to drive a stack that needs polling of its own (smoltcp).
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+
     /// When the next connection attempt is made, while [`ClientState::Waiting`].
     pub fn retry_at(&self) -> Option<Instant> {
         match self.state {
