@@ -5,3 +5,6 @@ pub mod mock;
 
 #[cfg(feature = "std")]
 pub mod std;
+
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp;

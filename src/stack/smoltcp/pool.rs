@@ -1,0 +1,352 @@
+//! The socket pool: the role each pool socket plays for the adapter, and how roles
+//! follow smoltcp's TCP states (reclaiming closed sockets, re-arming listeners).
+
+use ::smoltcp::iface::{PollResult, SocketHandle, SocketSet};
+use ::smoltcp::phy::Device;
+use ::smoltcp::socket::tcp::{self, State};
+use ::smoltcp::socket::AnySocket;
+
+use super::guard::Guard;
+use super::{find_tcp, find_tcp_mut, smoltcp_instant, SmoltcpError, SmoltcpStack};
+use crate::time::Clock;
+
+/// What a pool socket is doing for the adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Free,
+    /// Belongs to the listener on this port: listening, in a handshake, or
+    /// established and waiting for `accept`.
+    Armed(u16),
+    /// A connection, or a connection attempt, that a `SmoltcpSocket` owns.
+    Owned,
+    /// Closed by its owner; free once smoltcp has finished with it.
+    Closing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub(super) handle: SocketHandle,
+    pub(super) role: Role,
+}
+
+/// How badly a socket is wanted when none is free: that decides whether a closing
+/// socket that still has data to deliver may be reset for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Need {
+    /// Only sockets with nothing left to deliver are taken.
+    Spare,
+    /// Any closing socket is taken, the one with the least unsent data first.
+    Must,
+}
+
+/// Where a connection attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Handshake {
+    Pending,
+    Done,
+    Failed,
+}
+
+pub(super) fn handshake(state: State) -> Handshake {
+    match state {
+        State::SynSent | State::SynReceived => Handshake::Pending,
+        // Only a reset or a timeout takes an attempt back to CLOSED; LISTEN and
+        // TIME-WAIT cannot follow SYN-SENT without our close, but would be as dead.
+        State::Closed | State::TimeWait | State::Listen => Handshake::Failed,
+        _ => Handshake::Done,
+    }
+}
+
+/// An armed socket that `accept` may hand out: SYN-RECEIVED is active but not yet
+/// usable, and CLOSE-WAIT is a peer that already sent everything and its FIN.
+pub(super) fn accept_ready(state: State) -> bool {
+    matches!(state, State::Established | State::CloseWait)
+}
+
+/// smoltcp is done with the socket: `listen` and `connect` may reuse it.
+pub(super) fn finished(state: State) -> bool {
+    matches!(state, State::Closed | State::TimeWait)
+}
+
+impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
+    pub(super) fn tcp(&self, handle: SocketHandle) -> Option<&tcp::Socket<'b>> {
+        find_tcp(self.sockets, handle)
+    }
+
+    pub(super) fn tcp_mut(&mut self, handle: SocketHandle) -> Option<&mut tcp::Socket<'b>> {
+        find_tcp_mut(self.sockets, handle)
+    }
+
+    pub(super) fn role(&self, handle: SocketHandle) -> Option<Role> {
+        self.slots
+            .iter()
+            .find(|s| s.handle == handle)
+            .map(|s| s.role)
+    }
+
+    pub(super) fn set_role(&mut self, handle: SocketHandle, role: Role) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.handle == handle) {
+            slot.role = role;
+        }
+    }
+
+    /// A closing socket that smoltcp has finished with counts as free before the
+    /// next call reclaims it, so that `free_sockets` (`&self`) is exact.
+    pub(super) fn is_free(&self, slot: &Slot) -> bool {
+        match slot.role {
+            Role::Free => true,
+            Role::Closing => self.tcp(slot.handle).is_none_or(|s| finished(s.state())),
+            Role::Armed(_) | Role::Owned => false,
+        }
+    }
+
+    pub(super) fn poll_iface(&mut self) -> bool {
+        let now = smoltcp_instant(self.clock.now());
+        let mut device = Guard::new(&mut *self.device);
+        self.iface.poll(now, &mut device, self.sockets) == PollResult::SocketStateChanged
+    }
+
+    /// One poll of the interface, then the bookkeeping it calls for.
+    pub(super) fn drive(&mut self) -> bool {
+        let changed = self.poll_iface();
+        self.maintain() | changed
+    }
+
+    fn maintain(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..N {
+            if let Some(&slot) = self.slots.get(i) {
+                changed |= self.tend(slot);
+            }
+        }
+        for i in 0..N {
+            if let Some(Some(port)) = self.listeners.get(i).copied() {
+                changed |= self.top_up(port);
+            }
+        }
+        changed
+    }
+
+    /// Reclaims a socket that finished closing, and re-arms one whose handshake
+    /// failed (the peer's reset in SYN-RECEIVED already brings smoltcp back to
+    /// LISTEN; a timeout, or a reset after the handshake, ends in CLOSED).
+    fn tend(&mut self, slot: Slot) -> bool {
+        let Some(state) = self.tcp(slot.handle).map(|s| s.state()) else {
+            return false;
+        };
+        match slot.role {
+            Role::Closing if finished(state) => {
+                self.set_role(slot.handle, Role::Free);
+                true
+            }
+            Role::Armed(port) if finished(state) => {
+                if !self.arm(slot.handle, port) {
+                    self.set_role(slot.handle, Role::Free);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Arms sockets for the listener on `port` until its backlog is full or the pool
+    /// has none to give. A closing socket still delivering data is reset for this
+    /// only if the listener would otherwise have no socket at all.
+    pub(super) fn top_up(&mut self, port: u16) -> bool {
+        let mut changed = false;
+        // No more than the pool holds, so the loop is short whatever the backlog.
+        for armed in self.count_armed(port)..self.backlog.min(N) {
+            let need = if armed == 0 { Need::Must } else { Need::Spare };
+            let Some(handle) = self.take(need, Role::Armed(port)) else {
+                break;
+            };
+            if !self.arm(handle, port) {
+                self.set_role(handle, Role::Free);
+                break;
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    fn arm(&mut self, handle: SocketHandle, port: u16) -> bool {
+        self.tcp_mut(handle)
+            .is_some_and(|socket| socket.listen(port).is_ok())
+    }
+
+    fn count_armed(&self, port: u16) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.role == Role::Armed(port))
+            .count()
+    }
+
+    /// An armed socket of the listener on `port` whose handshake is complete.
+    pub(super) fn ready_connection(&self, port: u16) -> Option<SocketHandle> {
+        self.slots
+            .iter()
+            .filter(|s| s.role == Role::Armed(port))
+            .map(|s| s.handle)
+            .find(|&h| self.tcp(h).is_some_and(|s| accept_ready(s.state())))
+    }
+
+    /// A pool socket for a new `role`: a free one, else a closing one reset early.
+    pub(super) fn take(&mut self, need: Need, role: Role) -> Option<SocketHandle> {
+        let handle = match self.slots.iter().find(|s| self.is_free(s)) {
+            Some(slot) => slot.handle,
+            None => self.steal(need)?,
+        };
+        self.set_role(handle, role);
+        Some(handle)
+    }
+
+    /// Resets the closing socket with the least data still to deliver, if `need`
+    /// allows it.
+    fn steal(&mut self, need: Need) -> Option<SocketHandle> {
+        let (handle, unsent) = self
+            .slots
+            .iter()
+            .filter(|s| s.role == Role::Closing)
+            .filter_map(|s| Some((s.handle, self.tcp(s.handle)?.send_queue())))
+            .min_by_key(|&(_, unsent)| unsent)?;
+        if need == Need::Spare && unsent > 0 {
+            return None;
+        }
+        self.tcp_mut(handle)?.abort();
+        // The reset must leave before `listen` or `connect` wipes the socket's
+        // connection, or the peer would wait on a dead connection.
+        self.poll_iface();
+        Some(handle)
+    }
+
+    /// Gives a socket back to the pool at once, resetting its connection if any.
+    pub(super) fn release(&mut self, handle: SocketHandle) {
+        if let Some(socket) = self.tcp_mut(handle).filter(|s| s.is_open()) {
+            socket.abort();
+            self.poll_iface();
+        }
+        self.set_role(handle, Role::Free);
+    }
+
+    /// The pool socket of a connection the caller owns; `InvalidState` for a handle
+    /// of another stack.
+    pub(super) fn owned(
+        &mut self,
+        handle: SocketHandle,
+    ) -> Result<&mut tcp::Socket<'b>, SmoltcpError> {
+        if self.role(handle) != Some(Role::Owned) {
+            return Err(SmoltcpError::InvalidState);
+        }
+        self.tcp_mut(handle).ok_or(SmoltcpError::InvalidState)
+    }
+
+    /// Sends a FIN; the socket is reclaimed once it reaches CLOSED or TIME-WAIT.
+    pub(super) fn close_connection(&mut self, handle: SocketHandle) -> Result<(), SmoltcpError> {
+        self.owned(handle)?.close();
+        self.set_role(handle, Role::Closing);
+        self.poll_iface();
+        Ok(())
+    }
+
+    pub(super) fn abort_connection(&mut self, handle: SocketHandle) -> Result<(), SmoltcpError> {
+        self.owned(handle)?;
+        self.release(handle);
+        Ok(())
+    }
+
+    pub(super) fn register_listener(&mut self, port: u16) -> Result<(), SmoltcpError> {
+        if self.listeners.contains(&Some(port)) {
+            return Err(SmoltcpError::AddrInUse);
+        }
+        let entry = self
+            .listeners
+            .iter_mut()
+            .find(|l| l.is_none())
+            .ok_or(SmoltcpError::NoSocket)?;
+        *entry = Some(port);
+        Ok(())
+    }
+
+    /// Forgets the listener and resets the connections it armed but did not hand out,
+    /// as a real stack does with its backlog.
+    pub(super) fn close_listener(&mut self, port: u16) {
+        if let Some(entry) = self.listeners.iter_mut().find(|l| **l == Some(port)) {
+            *entry = None;
+        }
+        for i in 0..N {
+            let Some(slot) = self.slots.get(i).copied() else {
+                continue;
+            };
+            if slot.role == Role::Armed(port) {
+                if let Some(socket) = self.tcp_mut(slot.handle) {
+                    socket.abort();
+                }
+                self.set_role(slot.handle, Role::Free);
+            }
+        }
+        self.poll_iface();
+    }
+
+    /// A port of the dynamic range that no TCP socket of the set and no listener uses.
+    pub(super) fn ephemeral_port(&mut self) -> Option<u16> {
+        let sockets: &SocketSet<'b> = self.sockets;
+        let listeners = &self.listeners;
+        self.ports
+            .allocate(|port| listeners.contains(&Some(port)) || port_in_use(sockets, port))
+    }
+}
+
+fn port_in_use(sockets: &SocketSet<'_>, port: u16) -> bool {
+    sockets
+        .iter()
+        .filter_map(|(_, s)| tcp::Socket::downcast(s))
+        .any(|s| {
+            s.listen_endpoint().port == port || s.local_endpoint().is_some_and(|e| e.port == port)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [State; 11] = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ];
+
+    #[test]
+    fn only_a_complete_handshake_is_accepted() {
+        let ready: heapless::Vec<State, 11> =
+            ALL.into_iter().filter(|&s| accept_ready(s)).collect();
+        assert_eq!(ready.as_slice(), &[State::Established, State::CloseWait]);
+        assert!(!accept_ready(State::SynReceived));
+    }
+
+    #[test]
+    fn a_connect_fails_only_when_the_socket_is_dead() {
+        assert_eq!(handshake(State::SynSent), Handshake::Pending);
+        assert_eq!(handshake(State::SynReceived), Handshake::Pending);
+        assert_eq!(handshake(State::Established), Handshake::Done);
+        // The server may send its data and FIN before our next look.
+        assert_eq!(handshake(State::CloseWait), Handshake::Done);
+        assert_eq!(handshake(State::Closed), Handshake::Failed);
+        assert_eq!(handshake(State::TimeWait), Handshake::Failed);
+    }
+
+    #[test]
+    fn closed_and_time_wait_are_reusable() {
+        for state in ALL {
+            let reusable = matches!(state, State::Closed | State::TimeWait);
+            assert_eq!(finished(state), reusable, "{state}");
+        }
+    }
+}
