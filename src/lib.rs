@@ -19,6 +19,8 @@ mod periodic_client;
 mod server_config;
 mod server_event;
 mod server_stats;
+#[cfg(feature = "sh1106")]
+pub mod sh1106;
 pub mod status_screen;
 mod text_decoder;
 pub mod time;
