@@ -90,6 +90,7 @@ where
     last_draw: Option<Instant>,
     last_peer: Option<SocketAddr>,
     shown: Option<Shown>,
+    screen_enabled: bool,
     first_slot: usize,
 }
 
@@ -121,6 +122,7 @@ where
             last_draw: None,
             last_peer: None,
             shown: None,
+            screen_enabled: true,
             first_slot: 0,
         }
     }
@@ -195,6 +197,16 @@ where
     /// [`invalidate_screen`](Self::invalidate_screen) to have the status repainted.
     pub fn display_mut(&mut self) -> &mut Display {
         &mut self.display
+    }
+
+    /// Stop (`false`) or resume (`true`) drawing the status screen, e.g. while the
+    /// application shows a page of its own on the display. Echoing goes on; the
+    /// text model keeps up, and resuming repaints the whole screen.
+    pub fn set_screen_enabled(&mut self, enabled: bool) {
+        if enabled && !self.screen_enabled {
+            self.screen.invalidate();
+        }
+        self.screen_enabled = enabled;
     }
 
     /// Repaint the whole status screen on the next redraw.
@@ -437,7 +449,7 @@ where
         let due = self
             .last_draw
             .is_none_or(|t| now - t >= self.config.refresh_interval);
-        if !self.screen.is_dirty() || !due {
+        if !self.screen_enabled || !self.screen.is_dirty() || !due {
             return Ok(());
         }
         self.last_draw = Some(now);

@@ -488,3 +488,26 @@ fn release_closes_every_socket() {
     a.read();
     assert!(a.closed);
 }
+
+#[test]
+fn a_paused_screen_is_not_drawn_and_is_repainted_on_resume() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 1);
+    srv.set_screen_enabled(false);
+    let flushes = srv.display_mut().flushes();
+    a.send(b"while paused");
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(2000), 2);
+    assert_eq!(a.received, b"while paused", "echo goes on");
+    assert_eq!(
+        srv.display_mut().flushes(),
+        flushes,
+        "nothing drawn while paused"
+    );
+    assert_eq!(srv.screen().message(), "while paused", "the model keeps up");
+    srv.set_screen_enabled(true);
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(3000), 1);
+    assert!(srv.display_mut().flushes() > flushes);
+    assert_glass_matches_model(&mut srv);
+}
