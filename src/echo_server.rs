@@ -323,7 +323,7 @@ where
                 Err(reason) => return self.per_socket_end(reason),
             }
         }
-        // Only the newest text of the poll can show, so the line is fitted once.
+        // The line is fitted once a poll, for the latest receive that had text.
         if !text.is_empty() {
             self.screen.set_message_chars(text.iter().copied());
         }
@@ -517,12 +517,17 @@ fn close_reason<E: TcpError>(error: &E) -> CloseReason {
     }
 }
 
-/// Decodes received bytes, keeping the newest characters for the message line.
+/// Decodes one receive; if it has anything to show, it replaces what earlier receives
+/// of the same poll left, so the message line shows the latest receive only.
 fn decode_for_screen(decoder: &mut TextDecoder, bytes: &[u8], text: &mut ScreenText) {
+    let mut fresh = ScreenText::new();
     decoder.decode_tail(bytes, SCREEN_TAIL, |c| {
-        if text.is_full() {
-            text.pop_front();
+        if fresh.is_full() {
+            fresh.pop_front();
         }
-        let _ = text.push_back(c);
+        let _ = fresh.push_back(c);
     });
+    if !fresh.is_empty() {
+        *text = fresh;
+    }
 }

@@ -511,3 +511,19 @@ fn a_paused_screen_is_not_drawn_and_is_repainted_on_resume() {
     assert!(srv.display_mut().flushes() > flushes);
     assert_glass_matches_model(&mut srv);
 }
+
+#[test]
+fn the_message_line_shows_the_latest_receive_even_within_one_poll() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let server_stack = net.stack(SERVER_IP);
+    server_stack.limit_receive(Some(5));
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 1);
+    a.send(b"firstlast!");
+    // One poll receives "first" then "last!" in two rounds.
+    srv.poll(Instant::from_millis(2000)).unwrap();
+    assert_eq!(srv.screen().message(), "last!");
+    a.read();
+    assert_eq!(a.received, b"firstlast!");
+}
