@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""Tests of the nal-echo firmware on emulated RISC-V boards (QEMU virt).
+
+    python3 qemu_test.py [--figures] [--only NAME]... [--keep-logs]
+
+Builds nothing: run ci.sh (or the cargo commands in README.md) first. It needs, in
+target/riscv64gc-unknown-none-elf/release/: `server`, `raw` (for --figures) and
+`client-test` (the client built with a small PERIOD_MS and COUNT, see ci.sh; the
+port it connects to is read from its first serial line), and `cargo` to run the
+main crate's `qemu_frame` example.
+
+Tests (all by default; --only picks some, by name):
+  tutorial      the tutorial's two messages echoed by the server firmware
+  frame         the frame on serial shows the last message (and not another one)
+  blob          1 MiB echoed byte-exact
+  slots         4 clients served at once, a 5th closed cleanly, freed slots reused
+  two-boards    server firmware and client firmware in two QEMUs, >= 10 echoes
+--figures adds firmware sizes and echo throughput (1 MiB, random and text) and
+64-byte round trip of the library server against the raw smoltcp server, both
+boards running and measured in turn (--runs N times), as markdown tables;
+`--only none --figures` measures only.
+
+Every QEMU it starts is killed at the end; every wait has a timeout. Exit status:
+0 if all tests passed, 1 otherwise. The last line is `N passed, M failed`.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+ELF_DIR = os.path.join(HERE, "target", "riscv64gc-unknown-none-elf", "release")
+RUN_SH = os.path.join(HERE, "run.sh")
+
+BOOT_TIMEOUT = 30.0  # seconds until `listening on` (QEMU start + boot)
+IO_TIMEOUT = 10.0  # any single socket operation
+TUTORIAL = [b"Hello Handbit", b"I'am MixNo"]
+
+QEMUS = []  # every QEMU process started, to kill at the end
+
+
+# --------------------------------------------------------------------------- QEMU
+
+
+class Board:
+    """One QEMU running a firmware ELF; serial goes to a log file."""
+
+    def __init__(self, elf, host_port, logdir, name):
+        self.name = name
+        self.host_port = host_port
+        self.log_path = os.path.join(logdir, f"{name}.log")
+        if not os.path.exists(elf):
+            raise TestError(f"missing {elf}: build the firmware first (ci.sh)")
+        env = dict(os.environ, HOST_PORT=str(host_port) if host_port else "none")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [RUN_SH, elf],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        QEMUS.append(self.proc)
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for(self, pattern, timeout, after=0):
+        """The first match of regex `pattern` in the log at or after offset `after`;
+        raises if QEMU exits or the time runs out first."""
+        regex = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = regex.search(self.text(), after)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                m = regex.search(self.text(), after)
+                if m:
+                    return m
+                raise TestError(
+                    f"{self.name}: QEMU exited ({self.proc.returncode}) before "
+                    f"/{pattern}/; log tail:\n{tail(self.text())}"
+                )
+            if time.monotonic() > deadline:
+                raise TestError(
+                    f"{self.name}: no /{pattern}/ within {timeout:.0f} s; log tail:\n"
+                    f"{tail(self.text())}"
+                )
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestError(
+                f"{self.name}: still running after {timeout:.0f} s; log tail:\n"
+                f"{tail(self.text())}"
+            ) from None
+
+    def stop(self):
+        kill(self.proc)
+        self.log.close()
+
+
+def kill(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+
+
+def kill_all():
+    for proc in QEMUS:
+        try:
+            kill(proc)
+        except Exception:  # keep killing the others
+            pass
+
+
+def tail(text, lines=15):
+    return "\n".join("    " + l for l in text.splitlines()[-lines:] if not is_frame_line(l))
+
+
+def is_frame_line(line):
+    return bool(re.fullmatch(r"[0-9a-f]{32}", line.strip()))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def boot_server(elf, logdir, name, port=None):
+    """A board running a server firmware, listening; retries with another port if
+    QEMU could not set up the forward (the port was taken meanwhile)."""
+    for attempt in range(3):
+        board = Board(elf, port or free_port(), logdir, f"{name}-{attempt}" if attempt else name)
+        try:
+            board.wait_for(r"^listening on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
+            return board
+        except TestError:
+            board.stop()
+            if port is None and "host forwarding" in board.text() and attempt < 2:
+                continue
+            raise
+    raise TestError("unreachable")
+
+
+# --------------------------------------------------------------------- sockets
+
+
+class TestError(Exception):
+    pass
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s, n, timeout=IO_TIMEOUT):
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TestError(f"timed out after {len(data)} of {n} bytes")
+        s.settimeout(left)
+        try:
+            chunk = s.recv(n - len(data))
+        except socket.timeout:
+            raise TestError(f"timed out after {len(data)} of {n} bytes") from None
+        if not chunk:
+            raise TestError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def echo(s, msg):
+    s.sendall(msg)
+    got = recv_exact(s, len(msg))
+    if got != msg:
+        raise TestError(f"sent {msg!r}, echo {got!r}")
+
+
+def text_bytes(size):
+    """`size` bytes of printable ASCII text (what the screen is for)."""
+    line = b"The quick brown fox jumps over the lazy dog; Hello Handbit, I'am MixNo.\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
+def echo_blob(port, size, timeout=120.0, data=None):
+    """Send `size` bytes (random unless `data` is given) while reading the echo;
+    seconds taken from connect to the last byte checked."""
+    data = os.urandom(size) if data is None else data
+    t0 = time.perf_counter()
+    s = connect(port)
+    try:
+        result = {}
+
+        def reader():
+            try:
+                result["data"] = recv_exact(s, size, timeout)
+            except Exception as e:  # reported below
+                result["error"] = e
+
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        s.settimeout(timeout)
+        s.sendall(data)
+        th.join(timeout + 1)
+        elapsed = time.perf_counter() - t0
+        if th.is_alive():
+            raise TestError("reader did not finish")
+        if "error" in result:
+            raise TestError(f"echo of {size} bytes: {result['error']}")
+        if result["data"] != data:
+            first = next(i for i, (a, b) in enumerate(zip(result["data"], data)) if a != b)
+            raise TestError(f"echo differs from byte {first} on")
+        return elapsed
+    finally:
+        s.close()
+
+
+def rtt_median(port, rounds=200, size=64):
+    s = connect(port)
+    try:
+        msg = bytes(range(size))
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            echo(s, msg)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    finally:
+        s.close()
+
+
+def expect_eof(s, timeout=IO_TIMEOUT):
+    """The server closed `s` (recv gives b""); a reset counts as a failure."""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(100)
+    except socket.timeout:
+        raise TestError("connection neither closed nor served") from None
+    except ConnectionResetError:
+        raise TestError("connection reset instead of closed") from None
+    if data:
+        raise TestError(f"expected EOF, got {data!r}")
+
+
+# ------------------------------------------------------------------- the tests
+
+
+def test_tutorial(ctx):
+    board = ctx.server()
+    mark = len(board.text())
+    s = connect(board.host_port)
+    try:
+        for msg in TUTORIAL:
+            echo(s, msg)
+    finally:
+        s.close()
+    board.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5, mark)
+    board.wait_for(r"^disconnect 10\.0\.2\.2:\d+ slot \d \(peer closed\)", 5, mark)
+
+
+def test_frame(ctx):
+    board = ctx.server()
+    last = "I'am MixNo"
+    # The screen shows the text of one poll of a connection: two messages that
+    # arrive within one poll show together (TCP has no message boundaries). So the
+    # last message goes on a connection of its own.
+    start = len(board.text())
+    first = connect(board.host_port)
+    try:
+        echo(first, TUTORIAL[0])
+    finally:
+        first.close()
+    board.wait_for(r"^disconnect ", 5, start)
+    mark = len(board.text())
+    s = connect(board.host_port)
+    try:
+        echo(s, TUTORIAL[1])
+        # The message changed after `mark`, so a frame follows it; the screen is
+        # redrawn at most every 100 ms, so after a pause the last frame is final.
+        board.wait_for(r"^FRAME 128x64 \d+\n(?:[0-9a-f]{32}\n){64}END$", 5, mark)
+        time.sleep(0.3)
+    finally:
+        s.close()
+    snapshot = os.path.join(ctx.logdir, "frame.log")
+    shutil.copyfile(board.log_path, snapshot)
+    png = os.path.join(ctx.logdir, "frame.png")
+    out = run_frame_tool([snapshot, "--png", png, "--expect-message", last])
+    if out.returncode != 0:
+        raise TestError(f"qemu_frame --expect-message {last!r}: exit {out.returncode}\n{out.stdout}{out.stderr}")
+    print(indent(out.stdout))
+    wrong = run_frame_tool([snapshot, "--expect-message", "Hello Handbit"])
+    if wrong.returncode != 1:
+        raise TestError(f"qemu_frame accepted a wrong message: exit {wrong.returncode}\n{wrong.stderr}")
+    if not os.path.getsize(png):
+        raise TestError("empty PNG")
+    if ctx.args.keep_logs:
+        print(f"    PNG: {png}")
+
+
+def run_frame_tool(args):
+    cmd = ["cargo", "run", "--quiet", "--example", "qemu_frame", "--"] + args
+    try:
+        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise TestError("qemu_frame took more than 10 minutes") from None
+
+
+def test_blob(ctx):
+    board = ctx.server()
+    secs = echo_blob(board.host_port, 1 << 20)
+    print(f"    1 MiB echoed byte-exact in {secs:.2f} s ({(1 << 20) / secs / 1e6:.2f} MB/s)")
+
+
+def test_slots(ctx):
+    board = ctx.server()
+    port = board.host_port
+    clients = []
+    try:
+        # One after another: QEMU's forward has a backlog of 1, and a client counts as
+        # served only once its echo came back.
+        for i in range(4):
+            mark = len(board.text())
+            s = connect(port)
+            clients.append(s)
+            echo(s, f"client {i}".encode())
+            board.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5, mark)
+        for i, s in enumerate(clients):
+            echo(s, f"still {i}".encode())
+        mark = len(board.text())
+        fifth = connect(port)
+        try:
+            expect_eof(fifth)
+        finally:
+            fifth.close()
+        board.wait_for(r"^reject 10\.0\.2\.2:\d+ \(slots full\)", 5, mark)
+        for i, s in enumerate(clients):
+            echo(s, f"after reject {i}".encode())
+        mark = len(board.text())
+        for s in clients:
+            s.close()
+        clients = []
+        deadline = time.monotonic() + 10
+        while len(re.findall(r"^disconnect ", board.text()[mark:], re.M)) < 4:
+            if time.monotonic() > deadline:
+                raise TestError("the 4 clients' slots were not freed")
+            time.sleep(0.05)
+        for i in range(4):
+            s = connect(port)
+            clients.append(s)
+            echo(s, f"again {i}".encode())
+    finally:
+        for s in clients:
+            s.close()
+
+
+def test_two_boards(ctx):
+    elf = os.path.join(ELF_DIR, "client-test")
+    port = client_port(ctx, elf)
+    server = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, "two-boards-server", port)
+    try:
+        client = Board(elf, None, ctx.logdir, "two-boards-client")
+        code = client.wait_exit(90)
+        text = client.text()
+        stats = re.findall(r"^stats sent (\d+) echoed (\d+) mismatches (\d+) rtt min/avg/max (\S+) ms", text, re.M)
+        if code != 0:
+            raise TestError(f"client firmware exit status {code}; log tail:\n{tail(text)}")
+        if not stats:
+            raise TestError(f"no stats line; log tail:\n{tail(text)}")
+        sent, echoed, mismatches, rtt = stats[-1]
+        if int(echoed) < 10 or int(mismatches) != 0:
+            raise TestError(f"client: echoed {echoed}, mismatches {mismatches}")
+        server.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5)
+        print(f"    client firmware: sent {sent} echoed {echoed} mismatches {mismatches} rtt min/avg/max {rtt} ms")
+    finally:
+        server.stop()
+
+
+def client_port(ctx, elf):
+    """The port the client firmware was built for, from its first serial line."""
+    probe = Board(elf, None, ctx.logdir, "client-probe")
+    try:
+        m = probe.wait_for(r"^client to 10\.0\.2\.2:(\d+)", BOOT_TIMEOUT)
+        return int(m.group(1))
+    finally:
+        probe.stop()
+
+
+# ------------------------------------------------------------------- figures
+
+
+def elf_sizes(path):
+    """(text, data, bss) in bytes like `size`, from the section headers; the heap and
+    stack regions of riscv-rt's link.x (.heap, .stack) are not counted."""
+    with open(path, "rb") as f:
+        elf = f.read()
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        raise TestError(f"{path}: not a 64-bit ELF")
+    e_shoff, = struct.unpack_from("<Q", elf, 0x28)
+    e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    sections = []
+    for i in range(e_shnum):
+        name, stype, flags, _addr, offset, size = struct.unpack_from("<IIQQQQ", elf, e_shoff + i * e_shentsize)
+        sections.append((name, stype, flags, offset, size))
+    strtab = sections[e_shstrndx]
+    names = elf[strtab[3] : strtab[3] + strtab[4]]
+    text = data = bss = 0
+    SHF_WRITE, SHF_ALLOC, SHF_EXEC = 1, 2, 4
+    SHT_NOBITS = 8
+    for name_off, stype, flags, _off, size in sections:
+        name = names[name_off : names.index(b"\0", name_off)].decode()
+        if not flags & SHF_ALLOC or name in (".heap", ".stack"):
+            continue
+        if stype == SHT_NOBITS:
+            bss += size
+        elif flags & SHF_WRITE:
+            data += size
+        else:
+            text += size  # code and read-only data, as `size` counts them
+    return text, data, bss
+
+
+MIB = 1 << 20
+
+
+def figures(ctx):
+    """Sizes, then throughput and round trip of the library server and the raw one.
+    Both boards run at once (an idle board sleeps, so it costs the other nothing)
+    and are measured in turn, one run each at a time, so that changes in the host's
+    load hit both alike; medians over all runs."""
+    names = ("server", "raw")
+    sizes = {n: elf_sizes(os.path.join(ELF_DIR, n)) for n in names}
+    runs = ctx.args.runs
+    boards = {}
+    try:
+        for name in names:
+            boards[name] = boot_server(os.path.join(ELF_DIR, name), ctx.logdir, f"fig-{name}")
+        text = text_bytes(MIB)
+        results = {n: {"random": [], "text": [], "rtt": []} for n in names}
+        for name in names:  # warm up
+            echo_blob(boards[name].host_port, 64 * 1024)
+            rtt_median(boards[name].host_port, 20)
+        for _ in range(runs):
+            for name in names:
+                port, r = boards[name].host_port, results[name]
+                r["random"].append(MIB / echo_blob(port, MIB) / MIB)
+                r["text"].append(MIB / echo_blob(port, MIB, data=text) / MIB)
+                r["rtt"].append(rtt_median(port, 200) * 1e3)
+    finally:
+        for board in boards.values():
+            board.stop()
+    med = {n: {k: statistics.median(v) for k, v in results[n].items()} for n in names}
+    rng = lambda n, k: f"{min(results[n][k]):.2f}..{max(results[n][k]):.2f}"
+
+    print()
+    print("| firmware | text | data | bss |")
+    print("|---|---:|---:|---:|")
+    for name in names:
+        t, d, b = sizes[name]
+        print(f"| {name} | {t} | {d} | {b} |")
+    print()
+    print("(bytes, as `size` counts them: text = code + read-only data; bss without riscv-rt's"
+          " stack region; both include 256 KiB of socket buffers, 64 KiB of packet buffers and"
+          " 32 KiB of virtqueue memory)")
+    print()
+    print("| measure | nal-echo server | raw smoltcp | ratio | goal |")
+    print("|---|---:|---:|---:|---|")
+    for key, label in (("random", "echo throughput, 1 MiB random bytes"), ("text", "echo throughput, 1 MiB text")):
+        ratio = med["server"][key] / med["raw"][key]
+        verdict = "met" if ratio >= 0.9 else "not met"
+        print(f"| {label} | {med['server'][key]:.1f} MiB/s | {med['raw'][key]:.1f} MiB/s | {ratio:.2f}x | >= 0.9x: {verdict} |")
+    ratio = med["server"]["rtt"] / med["raw"]["rtt"]
+    verdict = "met" if ratio <= 1.1 else "not met"
+    print(f"| 64-byte round trip | {med['server']['rtt']:.3f} ms | {med['raw']['rtt']:.3f} ms | {ratio:.2f}x | <= 1.1x: {verdict} |")
+    print()
+    print(f"(medians of {runs} runs each, the two boards measured in turn; round trip: median of 200"
+          f" per run. Ranges: random {rng('server', 'random')} vs {rng('raw', 'random')} MiB/s,"
+          f" text {rng('server', 'text')} vs {rng('raw', 'text')} MiB/s,"
+          f" round trip {rng('server', 'rtt')} vs {rng('raw', 'rtt')} ms)")
+
+
+# ------------------------------------------------------------------- driver
+
+
+class Context:
+    def __init__(self, args, logdir):
+        self.args = args
+        self.logdir = logdir
+        self._server = None
+
+    def server(self):
+        """The shared server board of the host-client tests (booted once)."""
+        if self._server is None or self._server.proc.poll() is not None:
+            self._server = boot_server(os.path.join(ELF_DIR, "server"), self.logdir, "server")
+        return self._server
+
+    def close(self):
+        if self._server:
+            self._server.stop()
+
+
+def indent(text):
+    return "\n".join("    " + l for l in text.rstrip().splitlines())
+
+
+TESTS = [
+    ("tutorial", test_tutorial),
+    ("frame", test_frame),
+    ("blob", test_blob),
+    ("slots", test_slots),
+    ("two-boards", test_two_boards),
+]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--figures", action="store_true", help="also measure sizes, throughput and round trip")
+    parser.add_argument("--only", action="append", choices=[n for n, _ in TESTS] + ["none"], help="run only these tests")
+    parser.add_argument("--runs", type=int, default=15, help="--figures: runs of each measure per firmware")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the serial logs and the PNG")
+    args = parser.parse_args()
+    if shutil.which("qemu-system-riscv64") is None and "QEMU" not in os.environ:
+        print("qemu-system-riscv64 not found (apt-get install qemu-system-misc)")
+        print("0 passed, 1 failed")
+        return 1
+    logdir = tempfile.mkdtemp(prefix="qemu-virt-test-")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ctx = Context(args, logdir)
+    passed = failed = 0
+    try:
+        for name, test in TESTS:
+            if args.only and name not in args.only:
+                continue
+            t0 = time.monotonic()
+            try:
+                test(ctx)
+            except (TestError, OSError) as e:
+                failed += 1
+                print(f"FAIL {name} ({time.monotonic() - t0:.1f} s): {e}", flush=True)
+            else:
+                passed += 1
+                print(f"PASS {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+        ctx.close()
+        if args.figures:
+            try:
+                figures(ctx)
+            except (TestError, OSError) as e:
+                failed += 1
+                print(f"FAIL figures: {e}", flush=True)
+    finally:
+        ctx.close()
+        kill_all()
+        if args.keep_logs or failed:
+            print(f"serial logs in {logdir}")
+        else:
+            shutil.rmtree(logdir, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

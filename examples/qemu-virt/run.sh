@@ -1,0 +1,26 @@
+#!/bin/sh
+# Boot a firmware ELF on QEMU's `virt` board (the cargo runner of this package).
+#
+#   ./run.sh ELF            serial on stdout; host 127.0.0.1:$HOST_PORT -> guest :5001
+#
+# HOST_PORT   host side of the TCP forward to the guest's port 5001 (default 5001,
+#             but none for an ELF named client*: the client needs no forward, and
+#             the server's QEMU may hold the port); `none` for no forward.
+# QEMU        the emulator (default qemu-system-riscv64).
+#
+# The guest reaches the host's 127.0.0.1:P as 10.0.2.2:P (QEMU user networking).
+# The exit status is the firmware's (sifive_test): 0 pass, else its code.
+set -eu
+[ $# -ge 1 ] || { echo "usage: $0 ELF" >&2; exit 2; }
+elf=$1
+case $(basename "$elf") in
+client*) default_port=none ;;
+*) default_port=5001 ;;
+esac
+port=${HOST_PORT:-$default_port}
+netdev="user,id=n0"
+if [ "$port" != none ]; then
+    netdev="$netdev,hostfwd=tcp:127.0.0.1:$port-:5001"
+fi
+exec "${QEMU:-qemu-system-riscv64}" -machine virt -m 128M -nographic -bios none \
+    -device virtio-net-device,netdev=n0 -netdev "$netdev" -kernel "$elf"

@@ -1,0 +1,181 @@
+//! Reads the screen of the emulated board (`examples/qemu-virt`) from its serial log.
+//!
+//! ```text
+//! cargo run --example qemu_frame -- LOGFILE [--png OUT.png] [--expect-message TEXT]
+//! ```
+//!
+//! The firmware writes each flushed 128x64 frame to serial as `FRAME 128x64 SEQ`, 64
+//! lines of 32 hex digits (one pixel row each, most significant bit leftmost, 1 =
+//! lit) and `END`. This program takes the last complete frame of `LOGFILE`, prints
+//! it in half-block characters, and:
+//!
+//! * `--png OUT.png`: writes it as a PNG (4x scale, white OLED colours);
+//! * `--expect-message TEXT`: compares its message line (pixel rows 48 to 63) with
+//!   the line [`StatusScreen`] draws for `TEXT`, pixel for pixel.
+//!
+//! Exit status: 0 when a frame was found (and the message line matches), 1 when the
+//! message line differs, 2 for bad arguments, an unreadable log or no complete
+//! frame in it.
+//!
+//! The reference is drawn with the monospace font; the firmware is built without
+//! the `cjk` feature, so with `cjk` on the comparison is refused (exit 2).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use embedded_graphics::pixelcolor::BinaryColor;
+use embedded_graphics::prelude::{DrawTarget, Pixel, Point};
+use nal_echo::{Flush, StatusScreen};
+
+use support::display::{save_png, HostDisplay, HEIGHT, WIDTH};
+
+const USAGE: &str = "\
+usage: qemu_frame LOGFILE [--png OUT.png] [--expect-message TEXT]
+";
+
+/// First pixel row of the message line.
+const MESSAGE_TOP: u32 = 48;
+
+struct Options {
+    log: PathBuf,
+    png: Option<PathBuf>,
+    expect: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("qemu_frame: {message}");
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let log = match std::fs::read(&options.log) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("qemu_frame: cannot read {}: {e}", options.log.display());
+            return ExitCode::from(2);
+        }
+    };
+    let Some((seq, rows)) = last_frame(&log) else {
+        eprintln!(
+            "qemu_frame: no complete FRAME 128x64 ... END block in {}",
+            options.log.display()
+        );
+        return ExitCode::from(2);
+    };
+    let frame = to_display(&rows);
+    println!("frame {seq} of {}:", options.log.display());
+    for line in support::term::frame_lines(&frame) {
+        println!("|{line}|");
+    }
+    if let Some(png) = &options.png {
+        if let Err(e) = save_png(&frame.glass(), png) {
+            eprintln!("qemu_frame: cannot write {}: {e}", png.display());
+            return ExitCode::from(2);
+        }
+        println!("wrote {}", png.display());
+    }
+    let Some(text) = &options.expect else {
+        return ExitCode::SUCCESS;
+    };
+    if cfg!(feature = "cjk") {
+        eprintln!("qemu_frame: built with `cjk`: the reference font differs from the firmware's");
+        return ExitCode::from(2);
+    }
+    let reference = reference_screen(text);
+    let differing = (MESSAGE_TOP..HEIGHT)
+        .flat_map(|y| (0..WIDTH).map(move |x| (x, y)))
+        .filter(|&(x, y)| frame.lit(x, y) != reference.lit(x, y))
+        .count();
+    if differing == 0 {
+        println!("message line shows {text:?}");
+        ExitCode::SUCCESS
+    } else {
+        println!("message line does not show {text:?}: {differing} pixels differ");
+        ExitCode::from(1)
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut log = None;
+    let mut png = None;
+    let mut expect = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--png" => png = Some(PathBuf::from(args.next().ok_or("--png needs a path")?)),
+            "--expect-message" => {
+                expect = Some(args.next().ok_or("--expect-message needs a text")?);
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown option '{flag}'")),
+            path if log.is_none() => log = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument '{extra}'")),
+        }
+    }
+    Ok(Options {
+        log: log.ok_or("no LOGFILE given")?,
+        png,
+        expect,
+    })
+}
+
+/// The sequence number and pixel rows of the last complete, well-formed frame. A
+/// frame cut off by the end of the log (the board was stopped while printing it)
+/// or garbled is skipped.
+fn last_frame(log: &str) -> Option<(String, Vec<Vec<u8>>)> {
+    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
+    let rows = HEIGHT as usize;
+    (0..lines.len()).rev().find_map(|start| {
+        let header = lines[start].strip_prefix("FRAME 128x64")?;
+        let body = lines.get(start + 1..start + 1 + rows)?;
+        if lines.get(start + 1 + rows) != Some(&"END") {
+            return None;
+        }
+        let pixels = body
+            .iter()
+            .map(|row| decode_row(row))
+            .collect::<Option<Vec<_>>>()?;
+        Some((header.trim().to_string(), pixels))
+    })
+}
+
+/// One row: 32 hex digits, 16 bytes.
+fn decode_row(row: &str) -> Option<Vec<u8>> {
+    if row.len() != 2 * (WIDTH as usize / 8) {
+        return None;
+    }
+    (0..row.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(row.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn to_display(rows: &[Vec<u8>]) -> HostDisplay {
+    let mut display = HostDisplay::new();
+    let pixels = rows.iter().enumerate().flat_map(|(y, row)| {
+        (0..WIDTH as usize).map(move |x| {
+            let on = row[x / 8] & (0x80 >> (x % 8)) != 0;
+            Pixel(Point::new(x as i32, y as i32), BinaryColor::from(on))
+        })
+    });
+    let Ok(()) = display.draw_iter(pixels);
+    let Ok(()) = display.flush();
+    display
+}
+
+/// What a [`StatusScreen`] with message `text` draws.
+fn reference_screen(text: &str) -> HostDisplay {
+    let mut screen = StatusScreen::new();
+    screen.set_message_chars(text.chars());
+    let mut display = HostDisplay::new();
+    let Ok(()) = screen.draw(&mut display);
+    display
+}
