@@ -8,3 +8,6 @@ pub mod std;
 
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp;
+
+#[cfg(feature = "at")]
+pub mod at;

@@ -1,0 +1,371 @@
+//! [`AtStack`]: embedded-nal's `TcpClientStack` over an ESP8266/ESP8285 running
+//! Espressif's AT firmware on a serial line (feature `at`), polled, never blocking.
+//!
+//! Why not esp-at-nal: esp-at-nal 0.5 (on atat 0.24) waits inside each call for the
+//! modem's answer (up to 20 s to join the network, 5 s for every `CIPSTART`), needs
+//! the received bytes to be fed to it at the same time from an interrupt or another
+//! task, and an embassy-time driver. This crate's rule is that nothing blocks: a
+//! single-threaded poll loop must keep its buttons and screen alive while the modem
+//! works. So this stack sends one command, returns, and takes the modem's answer
+//! from whatever bytes later calls find on the serial line.
+//!
+//! # Driving it
+//!
+//! Every call (`socket`, `connect`, `send`, `receive`, `close` and [`poll`]) first
+//! reads what the serial line has, acts on it and sends the next command. A client
+//! waiting out its backoff makes no calls, so call [`poll`] on every pass of the
+//! main loop as well (for a [`PeriodicClient`](crate::PeriodicClient):
+//! `client.stack_mut().poll()`), or the Wi-Fi setup stalls meanwhile.
+//!
+//! The serial port must not block either: the stack reads only while
+//! [`ReadReady`] says bytes are there, writes only while
+//! [`WriteReady`] says the port takes some (keeping the
+//! rest for later calls), and never calls `flush`. A UART receive FIFO is short (16
+//! bytes on the K210): at 115200 baud poll at least every millisecond, or give the
+//! port an interrupt-fed buffer.
+//!
+//! # What it sends
+//!
+//! At start, and again after the modem prints `ready` (it restarted) or after a
+//! failed setup step ([`AtConfig::retry_delay`] later):
+//!
+//! 1. `AT`, every second until `OK`;
+//! 2. `ATE0` (no echo), `AT+CWMODE=1` (station);
+//! 3. `AT+CWJAP="ssid","password"` (`,` `"` `\` escaped), waiting up to
+//!    [`AtConfig::join_timeout`] for `OK` (`WIFI CONNECTED` and `WIFI GOT IP` come
+//!    first); `FAIL` or `ERROR` fails the setup;
+//! 4. `AT+CIPCLOSE`, its answer ignored: it closes a connection that the modem kept
+//!    while only the host restarted, since `AT+CIPMUX=0` is refused while one is open;
+//! 5. `AT+CIPMUX=0` (one connection, no link ids);
+//! 6. `AT+CIFSR` for the address of [`WifiState::Connected`].
+//!
+//! `busy p...` to a command makes the stack send it again 500 ms later (1 s for
+//! `AT`). After `WIFI DISCONNECT` the firmware rejoins by itself; if `WIFI GOT IP`
+//! has not come within the join timeout, the stack sends `AT+CWJAP` again.
+//!
+//! # The socket
+//!
+//! One socket at a time ([`AtError::NoSocket`] for a second), IPv4 only.
+//!
+//! * `connect` answers [`NotJoined`](AtError::NotJoined) (or
+//!   [`WifiFailed`](AtError::WifiFailed)) until the network is joined; then sends
+//!   `AT+CIPSTART="TCP","a.b.c.d",port` and reports `WouldBlock` until `CONNECT` (or
+//!   `ALREADY CONNECTED`) arrives, then `Ok`; `ERROR` or `CLOSED` give
+//!   [`ConnectFailed`](AtError::ConnectFailed), no answer within the command timeout
+//!   [`Timeout`](AtError::Timeout). After an error, close the socket and take a new
+//!   one.
+//! * `send` copies up to [`SEND_CHUNK`] bytes into the stack and reports them sent at
+//!   once; the stack then sends `AT+CIPSEND=<n>`, waits for the `>` prompt, writes
+//!   the bytes and waits for `SEND OK`. Until then further sends report
+//!   `WouldBlock`: one send is in flight at a time, and the bytes stay in the stack
+//!   until the modem has them. If the modem answers `ERROR`/`SEND FAIL`, or nothing
+//!   in time, those bytes are lost and the next call reports
+//!   [`Modem`](AtError::Modem) or [`Timeout`](AtError::Timeout), as a TCP stack
+//!   reports a connection that broke after its buffer took the data.
+//! * `receive` gives what came in `+IPD,<n>:<data>` packets (the firmware's active
+//!   mode, which every AT version has, unlike the passive `AT+CIPRECVMODE` that old
+//!   ESP8285 images lack), from a buffer of [`RX_BUFFER`] bytes. While that buffer
+//!   is full the stack stops reading the serial line, so no byte is dropped: the
+//!   rest waits in the port's own buffer (and is lost there, by the port, if that
+//!   one overflows too), and command timeouts are suspended, as the answers may be
+//!   waiting behind the data. An application that stops reading thus stops the
+//!   modem's traffic too.
+//! * After `CLOSED`, `receive` gives the buffered data and then `Ok(0)`, and `send`
+//!   gives [`Closed`](AtError::Closed) (kind `PipeClosed`). After another failure
+//!   both give that error, `receive` only once its data is read.
+//! * `close` forgets unread and unsent data and sends `AT+CIPCLOSE` if the modem may
+//!   still hold the connection; data that arrives for it meanwhile is dropped. A new
+//!   connection waits (`WouldBlock`) until that close is answered.
+//!
+//! A reply that comes after its command timed out is taken for the next command's;
+//! at worst that call fails and the client retries.
+//!
+//! [`poll`]: AtStack::poll
+//!
+//! ```
+//! use nal_echo::stack::at::{AtConfig, AtStack, WifiState};
+//! use nal_echo::{Clock, Instant};
+//!
+//! /// A serial port with nothing attached: it takes every byte and never has one.
+//! struct Uart(Vec<u8>);
+//! impl embedded_io::ErrorType for Uart {
+//!     type Error = core::convert::Infallible;
+//! }
+//! impl embedded_io::Read for Uart {
+//!     fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> { Ok(0) }
+//! }
+//! impl embedded_io::ReadReady for Uart {
+//!     fn read_ready(&mut self) -> Result<bool, Self::Error> { Ok(false) }
+//! }
+//! impl embedded_io::Write for Uart {
+//!     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { self.0.extend_from_slice(b); Ok(b.len()) }
+//!     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+//! }
+//! impl embedded_io::WriteReady for Uart {
+//!     fn write_ready(&mut self) -> Result<bool, Self::Error> { Ok(true) }
+//! }
+//! struct Boot;
+//! impl Clock for Boot {
+//!     fn now(&mut self) -> Instant { Instant::ZERO }
+//! }
+//!
+//! let config = AtConfig::new("MixNo-AP", "secret").expect("short enough");
+//! let mut stack = AtStack::new(Uart(Vec::new()), Boot, config);
+//! stack.poll(); // returns at once: the modem's OK is for a later poll to find
+//! assert_eq!(stack.wifi_state(), WifiState::Resetting);
+//! let (uart, _clock) = stack.release();
+//! assert_eq!(uart.0, b"AT\r\n");
+//! ```
+
+mod config;
+mod engine;
+mod error;
+mod nal;
+mod parser;
+#[cfg(test)]
+mod tests;
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use embedded_io::{Read, ReadReady, Write, WriteReady};
+use heapless::{Deque, Vec};
+
+pub use config::{AtConfig, PASSWORD_CAP, SSID_CAP};
+pub use error::AtError;
+
+use crate::time::{Clock, Instant};
+use parser::Parser;
+
+/// Bytes received and not yet read by `receive`.
+pub const RX_BUFFER: usize = 1024;
+/// Most bytes one `send` takes (one `AT+CIPSEND`).
+pub const SEND_CHUNK: usize = 256;
+/// Room for the longest command, `AT+CWJAP` with every SSID and password byte
+/// escaped.
+const OUT_CAP: usize = 256;
+const _: () = assert!(OUT_CAP >= "AT+CWJAP=\"\",\"\"\r\n".len() + 2 * (SSID_CAP + PASSWORD_CAP));
+
+/// Where the modem is with the Wi-Fi network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WifiState {
+    /// Waiting for the modem to answer, or setting it up.
+    Resetting,
+    /// Joining the network, or waiting for the modem to rejoin it.
+    Joining,
+    /// Joined, with this address (`0.0.0.0` if the modem did not say).
+    Connected(Ipv4Addr),
+    /// Setup or joining failed; it starts over after
+    /// [`AtConfig::retry_delay`].
+    Failed,
+}
+
+// By hand: defmt formats `Ipv4Addr` only with its `ip_in_core` feature, which this
+// crate does not ask for.
+#[cfg(feature = "defmt")]
+impl defmt::Format for WifiState {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            WifiState::Resetting => defmt::write!(f, "Resetting"),
+            WifiState::Joining => defmt::write!(f, "Joining"),
+            WifiState::Connected(ip) => {
+                let [a, b, c, d] = ip.octets();
+                defmt::write!(f, "Connected({}.{}.{}.{})", a, b, c, d);
+            }
+            WifiState::Failed => defmt::write!(f, "Failed"),
+        }
+    }
+}
+
+/// The socket of an [`AtStack`]: the modem's single connection.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AtSocket {
+    id: u32,
+}
+
+/// A TCP client stack over an AT modem; see the [module](self) documentation.
+///
+/// `S` is the serial port to the modem, `C` the clock that times the modem's
+/// answers.
+pub struct AtStack<S, C> {
+    serial: S,
+    clock: C,
+    config: AtConfig,
+    parser: Parser,
+    phase: Phase,
+    /// The command whose answer is awaited; one at a time.
+    pending: Option<Pending>,
+    /// No command is sent before this (after `busy`, between probes).
+    hold_until: Instant,
+    /// The command being written, and how much of it the port took.
+    out: Vec<u8, OUT_CAP>,
+    out_pos: usize,
+    link: Link,
+    /// The socket handed out, if any.
+    socket: Option<u32>,
+    sockets_made: u32,
+    /// Received payload for `receive`.
+    rx: Deque<u8, RX_BUFFER>,
+    /// Bytes `send` took and the modem has not confirmed (`SEND OK`) yet.
+    tx: Vec<u8, SEND_CHUNK>,
+    /// How much of `tx` has gone to the port since the prompt.
+    data_pos: Option<usize>,
+    ip: Ipv4Addr,
+    /// When the modem reported `WIFI DISCONNECT` while set up.
+    lost_since: Option<Instant>,
+    serial_errors: u32,
+}
+
+/// The setup commands, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    EchoOff,
+    StationMode,
+    Join,
+    CloseStale,
+    SingleLink,
+    QueryIp,
+}
+
+impl Step {
+    fn next(self) -> Option<Step> {
+        match self {
+            Step::EchoOff => Some(Step::StationMode),
+            Step::StationMode => Some(Step::Join),
+            Step::Join => Some(Step::CloseStale),
+            Step::CloseStale => Some(Step::SingleLink),
+            Step::SingleLink => Some(Step::QueryIp),
+            Step::QueryIp => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `AT` until the modem answers.
+    Probe,
+    Setup(Step),
+    Ready,
+    Failed {
+        retry_at: Instant,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Probe,
+    Setup(Step),
+    Start,
+    Send { prompted: bool },
+    Close,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    cmd: Cmd,
+    deadline: Instant,
+}
+
+/// The modem's connection, as far as the stack knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Idle,
+    /// `sent` once `CIPSTART` went out.
+    Connecting {
+        remote: SocketAddrV4,
+        sent: bool,
+    },
+    Connected {
+        remote: SocketAddrV4,
+    },
+    /// Over, for `error`; `open` if the modem may still hold it (then `close` sends
+    /// `CIPCLOSE`).
+    Ended {
+        error: AtError,
+        open: bool,
+    },
+    /// The socket was closed; `CIPCLOSE` is due or awaited.
+    Closing,
+}
+
+impl Link {
+    /// Whether `+IPD` data belongs to the current socket (rather than to a closed one).
+    fn takes_data(&self) -> bool {
+        matches!(
+            self,
+            Link::Connecting { sent: true, .. } | Link::Connected { .. }
+        )
+    }
+}
+
+impl<S, C> AtStack<S, C>
+where
+    S: Read + Write + ReadReady + WriteReady,
+    C: Clock,
+{
+    /// A stack that starts talking to the modem on its first poll.
+    pub fn new(serial: S, clock: C, config: AtConfig) -> Self {
+        Self {
+            serial,
+            clock,
+            config,
+            parser: Parser::default(),
+            phase: Phase::Probe,
+            pending: None,
+            hold_until: Instant::ZERO,
+            out: Vec::new(),
+            out_pos: 0,
+            link: Link::Idle,
+            socket: None,
+            sockets_made: 0,
+            rx: Deque::new(),
+            tx: Vec::new(),
+            data_pos: None,
+            ip: Ipv4Addr::UNSPECIFIED,
+            lost_since: None,
+            serial_errors: 0,
+        }
+    }
+
+    /// Do what can be done now: read what the modem sent and act on it, send the
+    /// next command or data. Returns whether anything happened.
+    pub fn poll(&mut self) -> bool {
+        let now = self.clock.now();
+        let mut progress = self.write_out();
+        let (read, stalled) = self.read_in(now);
+        progress |= read;
+        if !stalled {
+            progress |= self.check_timeout(now);
+        }
+        progress |= self.schedule(now);
+        progress | self.write_out()
+    }
+
+    /// Where the modem is with the Wi-Fi network.
+    pub fn wifi_state(&self) -> WifiState {
+        match self.phase {
+            Phase::Probe | Phase::Setup(Step::EchoOff | Step::StationMode) => WifiState::Resetting,
+            Phase::Setup(_) => WifiState::Joining,
+            Phase::Ready if self.lost_since.is_some() => WifiState::Joining,
+            Phase::Ready => WifiState::Connected(self.ip),
+            Phase::Failed { .. } => WifiState::Failed,
+        }
+    }
+
+    /// Reads and writes the serial port failed so far (framing or overrun errors,
+    /// for example). The stack goes on: a garbled answer shows as a failed command.
+    pub fn serial_errors(&self) -> u32 {
+        self.serial_errors
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &AtConfig {
+        &self.config
+    }
+
+    /// Gives the serial port and the clock back. The modem keeps its state; a new
+    /// stack on it goes through the setup again (which closes a connection left open).
+    pub fn release(self) -> (S, C) {
+        (self.serial, self.clock)
+    }
+}

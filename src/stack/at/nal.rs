@@ -1,0 +1,159 @@
+//! The embedded-nal traits on [`AtStack`].
+
+use core::net::SocketAddr;
+
+use embedded_io::{Read, ReadReady, Write, WriteReady};
+use embedded_nal::{nb, TcpClientStack};
+
+use super::{AtError, AtSocket, AtStack, Cmd, Link, Pending, WifiState, SEND_CHUNK};
+use crate::time::Clock;
+
+fn fail<T>(e: AtError) -> nb::Result<T, AtError> {
+    Err(nb::Error::Other(e))
+}
+
+impl<S, C> AtStack<S, C>
+where
+    S: Read + Write + ReadReady + WriteReady,
+    C: Clock,
+{
+    fn check(&self, socket: &AtSocket) -> Result<(), AtError> {
+        match self.socket {
+            Some(id) if id == socket.id => Ok(()),
+            _ => Err(AtError::InvalidState),
+        }
+    }
+
+    fn joined(&self) -> Result<(), AtError> {
+        match self.wifi_state() {
+            WifiState::Connected(_) => Ok(()),
+            WifiState::Failed => Err(AtError::WifiFailed),
+            WifiState::Resetting | WifiState::Joining => Err(AtError::NotJoined),
+        }
+    }
+
+    fn send_in_flight(&self) -> bool {
+        matches!(
+            self.pending,
+            Some(Pending {
+                cmd: Cmd::Send { .. },
+                ..
+            })
+        )
+    }
+}
+
+impl<S, C> TcpClientStack for AtStack<S, C>
+where
+    S: Read + Write + ReadReady + WriteReady,
+    C: Clock,
+{
+    type TcpSocket = AtSocket;
+    type Error = AtError;
+
+    fn socket(&mut self) -> Result<AtSocket, AtError> {
+        self.poll();
+        if self.socket.is_some() {
+            return Err(AtError::NoSocket);
+        }
+        self.sockets_made = self.sockets_made.wrapping_add(1);
+        self.socket = Some(self.sockets_made);
+        Ok(AtSocket {
+            id: self.sockets_made,
+        })
+    }
+
+    fn connect(&mut self, socket: &mut AtSocket, remote: SocketAddr) -> nb::Result<(), AtError> {
+        self.poll();
+        self.check(socket)?;
+        let SocketAddr::V4(remote) = remote else {
+            return fail(AtError::Unaddressable);
+        };
+        match self.link {
+            Link::Idle => {
+                self.joined()?;
+                self.link = Link::Connecting {
+                    remote,
+                    sent: false,
+                };
+                // Out now if the line is free, rather than on the next call.
+                self.poll();
+                Err(nb::Error::WouldBlock)
+            }
+            // The previous socket's connection is still being closed.
+            Link::Closing => Err(nb::Error::WouldBlock),
+            Link::Connecting { remote: r, .. } if r == remote => Err(nb::Error::WouldBlock),
+            Link::Connected { remote: r } if r == remote => Ok(()),
+            Link::Connecting { .. } | Link::Connected { .. } => fail(AtError::InvalidState),
+            Link::Ended { error, .. } => fail(error),
+        }
+    }
+
+    fn send(&mut self, socket: &mut AtSocket, buffer: &[u8]) -> nb::Result<usize, AtError> {
+        self.poll();
+        self.check(socket)?;
+        match self.link {
+            Link::Connected { .. } if buffer.is_empty() => Ok(0),
+            Link::Connected { .. } if !self.tx.is_empty() => Err(nb::Error::WouldBlock),
+            Link::Connected { .. } => {
+                let n = buffer.len().min(SEND_CHUNK);
+                // Cannot fail: `tx` is empty and takes SEND_CHUNK bytes.
+                let _ = self
+                    .tx
+                    .extend_from_slice(buffer.get(..n).unwrap_or_default());
+                self.poll();
+                Ok(n)
+            }
+            Link::Connecting { .. } => Err(nb::Error::WouldBlock),
+            Link::Ended { error, .. } => fail(error),
+            Link::Idle | Link::Closing => fail(AtError::InvalidState),
+        }
+    }
+
+    fn receive(&mut self, socket: &mut AtSocket, buffer: &mut [u8]) -> nb::Result<usize, AtError> {
+        self.poll();
+        self.check(socket)?;
+        if !self.rx.is_empty() && !buffer.is_empty() {
+            let mut n = 0;
+            for slot in buffer.iter_mut() {
+                let Some(byte) = self.rx.pop_front() else {
+                    break;
+                };
+                *slot = byte;
+                n += 1;
+            }
+            return Ok(n);
+        }
+        match self.link {
+            Link::Connecting { .. } | Link::Connected { .. } => Err(nb::Error::WouldBlock),
+            Link::Ended {
+                error: AtError::Closed,
+                ..
+            } => Ok(0),
+            Link::Ended { error, .. } => fail(error),
+            Link::Idle | Link::Closing => fail(AtError::InvalidState),
+        }
+    }
+
+    fn close(&mut self, socket: AtSocket) -> Result<(), AtError> {
+        self.poll();
+        self.check(&socket)?;
+        self.socket = None;
+        self.rx.clear();
+        // The bytes of a CIPSEND already sent must still follow its prompt.
+        if !self.send_in_flight() {
+            self.tx.clear();
+        }
+        self.link = match self.link {
+            Link::Idle | Link::Connecting { sent: false, .. } | Link::Ended { open: false, .. } => {
+                Link::Idle
+            }
+            Link::Connecting { sent: true, .. }
+            | Link::Connected { .. }
+            | Link::Ended { open: true, .. }
+            | Link::Closing => Link::Closing,
+        };
+        self.poll();
+        Ok(())
+    }
+}

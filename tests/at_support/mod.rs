@@ -1,0 +1,431 @@
+//! A fake ESP8285 with Espressif's AT firmware, for the AT stack's tests: an
+//! in-memory serial line, a modem that answers the commands the way the firmware
+//! does and bridges its one connection to a real loopback socket, and a std echo
+//! server to talk to.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use nal_echo::{Clock, Instant};
+
+/// Both directions of the serial line between the board and the modem.
+#[derive(Default)]
+pub struct Wire {
+    to_board: VecDeque<u8>,
+    to_modem: VecDeque<u8>,
+    /// Seed of the read sizes; 0 hands the board everything at once.
+    split_seed: u32,
+}
+
+impl Wire {
+    /// Next size of a read: 1..=7 bytes when splitting, so that lines and `+IPD`
+    /// packets arrive in pieces.
+    fn read_limit(&mut self) -> usize {
+        if self.split_seed == 0 {
+            return usize::MAX;
+        }
+        let mut x = self.split_seed;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.split_seed = x;
+        1 + (x % 7) as usize
+    }
+}
+
+pub type SharedWire = Rc<RefCell<Wire>>;
+
+/// The board's end of the serial line.
+pub struct Serial(pub SharedWire);
+
+impl embedded_io::ErrorType for Serial {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for Serial {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        let mut wire = self.0.borrow_mut();
+        let n = buf.len().min(wire.to_board.len()).min(wire.read_limit());
+        for (slot, byte) in buf.iter_mut().zip(wire.to_board.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::ReadReady for Serial {
+    fn read_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(!self.0.borrow().to_board.is_empty())
+    }
+}
+
+impl embedded_io::Write for Serial {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        self.0.borrow_mut().to_modem.extend(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Infallible> {
+        panic!("flush may block: the AT stack must not call it");
+    }
+}
+
+impl embedded_io::WriteReady for Serial {
+    fn write_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(true)
+    }
+}
+
+/// Milliseconds of real time since the clock was made.
+pub struct WallClock(std::time::Instant);
+
+impl WallClock {
+    pub fn new() -> Self {
+        Self(std::time::Instant::now())
+    }
+}
+
+impl Clock for WallClock {
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(self.0.elapsed().as_millis() as u64)
+    }
+}
+
+pub const SSID: &str = "MixNo-AP";
+pub const PASSWORD: &str = "handbit";
+pub const STATION_IP: [u8; 4] = [192, 168, 4, 2];
+
+enum Input {
+    Command(Vec<u8>),
+    /// Bytes of a CIPSEND still to come.
+    Data {
+        want: usize,
+        got: Vec<u8>,
+    },
+}
+
+/// The modem: answers commands like the AT firmware, one TCP connection in
+/// single-connection mode bridged to a real socket, `+IPD,<n>:` active receive.
+pub struct FakeEsp {
+    wire: SharedWire,
+    echo: bool,
+    joined: bool,
+    input: Input,
+    conn: Option<TcpStream>,
+    /// Every command line received, in order.
+    pub commands: Vec<String>,
+    /// Answer ERROR to this many coming CIPSTARTs, as if the server were down.
+    pub refuse_starts: u32,
+    /// Put a line of noise before every answer.
+    pub noise: bool,
+    /// Largest `+IPD` packet; larger reads are split.
+    pub max_ipd: usize,
+    pub starts: u32,
+    pub sends: u32,
+    pub bytes_bridged: usize,
+}
+
+impl FakeEsp {
+    /// A modem that has booted (echo on, not joined) on a new wire.
+    pub fn new() -> (Self, Serial) {
+        let wire = SharedWire::default();
+        let esp = Self {
+            wire: Rc::clone(&wire),
+            echo: true,
+            joined: false,
+            input: Input::Command(Vec::new()),
+            conn: None,
+            commands: Vec::new(),
+            refuse_starts: 0,
+            noise: false,
+            max_ipd: 1460,
+            starts: 0,
+            sends: 0,
+            bytes_bridged: 0,
+        };
+        (esp, Serial(wire))
+    }
+
+    /// Reads to the board are cut into 1..=7 byte pieces from now on.
+    pub fn split_reads(&mut self, seed: u32) {
+        self.wire.borrow_mut().split_seed = seed.max(1);
+    }
+
+    /// Raw bytes from the modem to the board.
+    pub fn emit(&mut self, bytes: &[u8]) {
+        self.wire.borrow_mut().to_board.extend(bytes);
+    }
+
+    /// Forgets what the board wrote, for tests that script the modem's output.
+    pub fn discard_input(&mut self) {
+        self.wire.borrow_mut().to_modem.clear();
+    }
+
+    fn answer(&mut self, text: &str) {
+        if self.noise {
+            self.emit(b"\r\n\x00\xfejunk, line: 1,2\x7f\r\n");
+        }
+        self.emit(text.as_bytes());
+    }
+
+    /// The link drops (the AP went away, the server reset): the socket closes and
+    /// the firmware prints CLOSED.
+    pub fn drop_link(&mut self) {
+        if self.conn.take().is_some() {
+            self.emit(b"CLOSED\r\n");
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Handles what the board wrote, and forwards what the server sent.
+    pub fn step(&mut self) {
+        let written: Vec<u8> = self.wire.borrow_mut().to_modem.drain(..).collect();
+        for byte in written {
+            self.byte(byte);
+        }
+        self.pump_socket();
+    }
+
+    fn byte(&mut self, byte: u8) {
+        match &mut self.input {
+            Input::Data { want, got } => {
+                got.push(byte);
+                if got.len() == *want {
+                    let data = std::mem::take(got);
+                    self.input = Input::Command(Vec::new());
+                    self.forward(&data);
+                }
+            }
+            Input::Command(line) => {
+                if self.echo {
+                    self.wire.borrow_mut().to_board.push_back(byte);
+                }
+                line.push(byte);
+                if line.ends_with(b"\r\n") {
+                    let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+                    line.clear();
+                    self.command(&text);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: &str) {
+        self.commands.push(cmd.to_string());
+        match cmd {
+            "AT" | "AT+CWMODE=1" => self.answer("\r\nOK\r\n"),
+            "ATE0" => {
+                self.echo = false;
+                self.answer("\r\nOK\r\n");
+            }
+            "AT+CIPMUX=0" if self.conn.is_some() => self.answer("\r\nERROR\r\n"),
+            "AT+CIPMUX=0" => self.answer("\r\nOK\r\n"),
+            "AT+CIFSR" => {
+                let [a, b, c, d] = STATION_IP;
+                self.answer(&format!(
+                    "+CIFSR:STAIP,\"{a}.{b}.{c}.{d}\"\r\n+CIFSR:STAMAC,\"a0:20:a6:12:34:56\"\r\n\r\nOK\r\n"
+                ));
+            }
+            "AT+CIPCLOSE" if self.conn.take().is_some() => self.answer("CLOSED\r\n\r\nOK\r\n"),
+            "AT+CIPCLOSE" => self.answer("\r\nERROR\r\n"),
+            _ if cmd.starts_with("AT+CWJAP=") => self.join(&cmd["AT+CWJAP=".len()..]),
+            _ if cmd.starts_with("AT+CIPSTART=") => self.start(&cmd["AT+CIPSTART=".len()..]),
+            _ if cmd.starts_with("AT+CIPSEND=") => self.send(&cmd["AT+CIPSEND=".len()..]),
+            _ => self.answer("\r\nERROR\r\n"),
+        }
+    }
+
+    fn join(&mut self, args: &str) {
+        if args == format!("\"{SSID}\",\"{PASSWORD}\"") {
+            self.joined = true;
+            self.answer("WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
+        } else {
+            self.answer("+CWJAP:2\r\n\r\nFAIL\r\n");
+        }
+    }
+
+    fn start(&mut self, args: &str) {
+        self.starts += 1;
+        if self.conn.is_some() {
+            return self.answer("ALREADY CONNECTED\r\n\r\nERROR\r\n");
+        }
+        let Some(addr) = parse_start(args) else {
+            return self.answer("\r\nERROR\r\n");
+        };
+        if !self.joined || self.refuse_starts > 0 {
+            self.refuse_starts = self.refuse_starts.saturating_sub(1);
+            return self.answer("\r\nERROR\r\nCLOSED\r\n");
+        }
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Ok(stream) => {
+                stream.set_nonblocking(true).unwrap();
+                stream.set_nodelay(true).unwrap();
+                self.conn = Some(stream);
+                self.answer("CONNECT\r\n\r\nOK\r\n");
+            }
+            Err(_) => self.answer("\r\nERROR\r\nCLOSED\r\n"),
+        }
+    }
+
+    fn send(&mut self, args: &str) {
+        match args.parse::<usize>() {
+            Ok(n @ 1..=2048) if self.conn.is_some() => {
+                self.answer("\r\nOK\r\n> ");
+                self.input = Input::Data {
+                    want: n,
+                    got: Vec::new(),
+                };
+            }
+            Ok(_) if self.conn.is_none() => self.answer("link is not valid\r\n\r\nERROR\r\n"),
+            _ => self.answer("\r\nERROR\r\n"),
+        }
+    }
+
+    fn forward(&mut self, data: &[u8]) {
+        self.sends += 1;
+        let ok = self
+            .conn
+            .as_mut()
+            .is_some_and(|c| write_all_nonblocking(c, data));
+        if ok {
+            self.bytes_bridged += data.len();
+            self.answer(&format!("\r\nRecv {} bytes\r\n\r\nSEND OK\r\n", data.len()));
+        } else {
+            self.answer("\r\nSEND FAIL\r\n");
+        }
+    }
+
+    fn pump_socket(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let mut buf = vec![0u8; self.max_ipd.max(1)];
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                self.conn = None;
+                self.answer("CLOSED\r\n");
+            }
+            Ok(n) => {
+                self.emit(format!("\r\n+IPD,{n}:").as_bytes());
+                self.emit(&buf[..n]);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => {
+                self.conn = None;
+                self.answer("CLOSED\r\n");
+            }
+        }
+    }
+}
+
+/// `"TCP","a.b.c.d",port` to the address.
+fn parse_start(args: &str) -> Option<SocketAddr> {
+    let mut parts = args.split(',');
+    if parts.next()? != "\"TCP\"" {
+        return None;
+    }
+    let ip = parts.next()?.strip_prefix('"')?.strip_suffix('"')?;
+    let port = parts.next()?;
+    format!("{ip}:{port}").parse().ok()
+}
+
+/// A short write to a loopback socket: its buffer is far larger than a test sends.
+fn write_all_nonblocking(conn: &mut TcpStream, mut data: &[u8]) -> bool {
+    for _ in 0..1000 {
+        if data.is_empty() {
+            return true;
+        }
+        match conn.write(data) {
+            Ok(0) => return false,
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(1)),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A std echo server on 127.0.0.1, one thread per connection.
+pub struct EchoServer {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EchoServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, halt) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let thread = thread::spawn(move || {
+            while !halt.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                        thread::spawn(move || echo(stream));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn echo(mut stream: TcpStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A port on 127.0.0.1 where nobody listens (bound, read, closed).
+pub fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
