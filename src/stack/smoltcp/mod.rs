@@ -277,6 +277,13 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         self.drive()
     }
 
+    /// The borrowed interface and socket set, for what the board runs beside the
+    /// adapter: a DHCP socket in the same set, an address change on a new lease.
+    /// Leave the pool's sockets in the set: they belong to the adapter.
+    pub fn parts_mut(&mut self) -> (&mut Interface, &mut SocketSet<'b>) {
+        (self.iface, self.sockets)
+    }
+
     /// Pool sockets not armed, not in a connection and not still closing.
     pub fn free_sockets(&self) -> usize {
         self.slots.iter().filter(|s| self.is_free(s)).count()
