@@ -1,0 +1,288 @@
+//! The firmware's main loop, independent of the chip's pins: bring the Wi-Fi link
+//! and a DHCP address up, run nal-echo's [`EchoServer`] over [`SmoltcpStack`],
+//! toggle the statistics page with button B, and start over when the link is lost.
+//!
+//! ```text
+//! loop {
+//!     join Wi-Fi, get a DHCP lease      (Wi-Fi page on the OLED)
+//!     EchoServer over SmoltcpStack     (nal-echo's screen: "ip:5001", "accepting.....")
+//!     serve until the link has been down for LINK_GRACE
+//!     release the server, keep its counters for the statistics page
+//! }
+//! ```
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr};
+
+use esp_println::println;
+use esp_rtos::CurrentThreadHandle;
+use nal_echo::stack::smoltcp::SmoltcpStack;
+use nal_echo::{
+    Clock, CloseReason, Duration, EchoServer, Flush, Instant, ServerConfig, ServerEvent,
+    ServerStats,
+};
+use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
+
+use crate::button::Button;
+use crate::clock::BoardClock;
+use crate::net::{self, Lease};
+use crate::pages::{self, LinkPhase, PageDrawer};
+use crate::wifi_device::WifiDevice;
+use crate::wifi_link::WifiLink;
+
+/// The tutorial's port.
+pub const PORT: u16 = 5001;
+/// Echo buffer of each slot (the tutorial's `recv(1024)`).
+const BUF: usize = 1024;
+/// A link down for longer than this ends the server; a shorter outage (the access
+/// point roaming, a beacon lost) keeps the connections and the lease.
+const LINK_GRACE: Duration = Duration::from_secs(5);
+/// The statistics page is redrawn this often (it shows the uptime in seconds).
+const STATS_REFRESH: Duration = Duration::from_millis(250);
+/// The Wi-Fi page is redrawn this often (it shows the seconds waited).
+const WIFI_PAGE_REFRESH: Duration = Duration::from_millis(250);
+/// Stack-wide server errors are logged at most this often.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The server of this firmware.
+type Server<'s, 'b, D> =
+    EchoServer<SmoltcpStack<'s, 'b, WifiDevice, BoardClock, { net::POOL }>, D, { net::SLOTS }, BUF>;
+
+/// What the board wiring hands to [`run`].
+pub struct Board<'d, D, B> {
+    /// The network to join (shown on the Wi-Fi page).
+    pub ssid: &'static str,
+    /// The Wi-Fi station, configured with the network's credentials.
+    pub link: WifiLink<'d>,
+    /// The station's frames.
+    pub device: WifiDevice,
+    /// The OLED, initialised.
+    pub display: D,
+    /// Button B's level: `true` while pressed.
+    pub button_b: B,
+    /// From the hardware RNG: seeds smoltcp's sequence numbers and local ports.
+    pub random_seed: u64,
+}
+
+/// Runs the echo server for ever.
+pub fn run<D, B>(board: Board<'_, D, B>) -> !
+where
+    D: Flush,
+    D::Error: fmt::Debug,
+    B: FnMut() -> bool,
+{
+    let Board {
+        ssid,
+        mut link,
+        mut device,
+        mut display,
+        mut button_b,
+        random_seed,
+    } = board;
+    let mac = device.mac_address();
+    let mut iface = net::interface(&mut device, random_seed);
+    // Socket memory lives in this frame, which never returns: no heap, no statics.
+    let mut storage = [SocketStorage::EMPTY; net::SOCKETS];
+    let mut buffers = [[0u8; net::SOCKET_BUFFER]; net::POOL];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let (dhcp, pool) = net::add_sockets(&mut sockets, &mut buffers);
+
+    let mut pages = PageDrawer::new();
+    let mut totals = ServerStats::default();
+    let mut port_seed = (random_seed >> 48) as u16;
+    loop {
+        let mut parts = Net {
+            link: &mut link,
+            iface: &mut iface,
+            device: &mut device,
+            sockets: &mut sockets,
+            dhcp,
+        };
+        let ip = parts.bring_up(&mut display, &mut pages, ssid, mac);
+        println!("address {ip}: echo server on port {PORT}");
+
+        let stack = match SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
+        {
+            Ok(stack) => stack.with_backlog(net::BACKLOG).with_port_seed(port_seed),
+            // Only a pool of wrong handles fails, and net::add_sockets made it.
+            Err(e) => panic!("smoltcp socket pool: {e:?}"),
+        };
+        port_seed = port_seed.wrapping_add(7919);
+        let mut config = ServerConfig::default();
+        config.port = PORT;
+        config.local_ip = Some(IpAddr::V4(ip));
+        let mut server: Server<'_, '_, D> = EchoServer::new(stack, display, config);
+
+        serve(&mut server, &mut link, &mut button_b, &mut pages, &totals);
+
+        totals = pages::add_stats(&totals, server.stats());
+        let (_stack, released) = server.release();
+        display = released;
+        pages.invalidate();
+    }
+}
+
+/// The network parts while no server holds them.
+struct Net<'a, 'd, 'b> {
+    link: &'a mut WifiLink<'d>,
+    iface: &'a mut Interface,
+    device: &'a mut WifiDevice,
+    sockets: &'a mut SocketSet<'b>,
+    dhcp: SocketHandle,
+}
+
+impl Net<'_, '_, '_> {
+    /// Joins the network and gets a DHCP lease, showing the Wi-Fi page meanwhile;
+    /// returns the board's address.
+    fn bring_up<D: Flush>(
+        &mut self,
+        display: &mut D,
+        pages: &mut PageDrawer,
+        ssid: &str,
+        mac: [u8; 6],
+    ) -> Ipv4Addr {
+        net::restart_dhcp(self.iface, self.sockets, self.dhcp);
+        pages.invalidate();
+        let mut clock = BoardClock;
+        let started = clock.now();
+        let mut next_draw = started;
+        let mut was_up = false;
+        loop {
+            let now = clock.now();
+            let up = self.link.poll(now);
+            if up != was_up {
+                was_up = up;
+                if up {
+                    println!("Wi-Fi: joined {ssid}");
+                } else {
+                    println!("Wi-Fi: lost {ssid}");
+                    net::restart_dhcp(self.iface, self.sockets, self.dhcp);
+                }
+            }
+            if up {
+                match net::poll_dhcp(self.iface, self.device, self.sockets, self.dhcp) {
+                    Lease::Got(ip) => return ip,
+                    Lease::Lost => println!("DHCP: lease lost"),
+                    Lease::Unchanged => {}
+                }
+            }
+            if now >= next_draw {
+                next_draw = now + WIFI_PAGE_REFRESH;
+                let phase = if up {
+                    LinkPhase::Dhcp
+                } else {
+                    LinkPhase::Joining
+                };
+                let page = pages::wifi_page(ssid, phase, now - started, mac, self.link.drops());
+                let _ = pages.draw(display, &page);
+            }
+            sleep_ms(5);
+        }
+    }
+}
+
+/// Serves until the Wi-Fi link has been down for [`LINK_GRACE`].
+fn serve<D, B>(
+    server: &mut Server<'_, '_, D>,
+    link: &mut WifiLink<'_>,
+    button_b: &mut B,
+    pages: &mut PageDrawer,
+    totals: &ServerStats,
+) where
+    D: Flush,
+    D::Error: fmt::Debug,
+    B: FnMut() -> bool,
+{
+    let mut clock = BoardClock;
+    let mut button = Button::new(button_b(), clock.now());
+    let mut stats_shown = false;
+    let mut next_stats_draw = Instant::ZERO;
+    let mut down_since: Option<Instant> = None;
+    let mut last_error: Option<Instant> = None;
+    loop {
+        let now = clock.now();
+        if link.poll(now) {
+            if down_since.take().is_some() {
+                println!("Wi-Fi: back");
+            }
+        } else {
+            let since = *down_since.get_or_insert_with(|| {
+                println!("Wi-Fi: lost");
+                now
+            });
+            if now - since >= LINK_GRACE {
+                println!(
+                    "Wi-Fi: down for {} s, restarting the server",
+                    LINK_GRACE.total_millis() / 1000
+                );
+                return;
+            }
+        }
+
+        let mut progress = server.stack_mut().poll();
+        match server.poll(now) {
+            Ok(p) => progress |= p,
+            Err(e) => {
+                // Retried by the next poll; logged at most once a second.
+                if last_error.is_none_or(|t| now - t >= ERROR_LOG_INTERVAL) {
+                    last_error = Some(now);
+                    println!("server: {e}");
+                }
+            }
+        }
+        while let Some(event) = server.next_event() {
+            log_event(&event);
+        }
+
+        if button.update(button_b(), now) {
+            stats_shown = !stats_shown;
+            // Paused, the server keeps its screen's text up to date without drawing;
+            // resumed, it repaints the whole screen.
+            server.set_screen_enabled(!stats_shown);
+            if stats_shown {
+                pages.invalidate();
+                next_stats_draw = now;
+            }
+        }
+        if stats_shown && now >= next_stats_draw {
+            next_stats_draw = now + STATS_REFRESH;
+            let stats = pages::add_stats(totals, server.stats());
+            let uptime = now - Instant::ZERO;
+            let page = pages::stats_page(&stats, net::SLOTS, uptime, link.drops());
+            // A failed draw is tried again at the next refresh, from a cleared screen.
+            if pages.draw(server.display_mut(), &page).is_err() {
+                pages.invalidate();
+            }
+        }
+
+        if !progress {
+            // Nothing to do now: let the idle task run (and the chip doze) briefly.
+            sleep_ms(1);
+        }
+    }
+}
+
+/// Gives the CPU to other tasks for `ms` milliseconds (esp-rtos' main task).
+fn sleep_ms(ms: u64) {
+    CurrentThreadHandle::get().delay(esp_hal::time::Duration::from_millis(ms));
+}
+
+fn log_event(event: &ServerEvent) {
+    match *event {
+        ServerEvent::Accepted { slot, peer } => println!("connect {peer} slot {slot}"),
+        ServerEvent::Closed { slot, peer, reason } => {
+            let reason = match reason {
+                CloseReason::PeerClosed => "peer closed",
+                CloseReason::PipeClosed => "pipe closed",
+                CloseReason::Error => "error",
+                CloseReason::Idle => "idle",
+                CloseReason::Released => "released",
+                _ => "closed",
+            };
+            println!("disconnect {peer} slot {slot} ({reason})");
+        }
+        ServerEvent::Rejected { peer } => println!("reject {peer} (slots full)"),
+        ServerEvent::Denied { peer } => println!("deny {peer} (not allowed)"),
+        _ => println!("event {event:?}"),
+    }
+}
