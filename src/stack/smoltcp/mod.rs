@@ -11,9 +11,12 @@
 //!
 //! # How the calls map onto smoltcp
 //!
-//! Every call polls the interface once with the time of the [`Clock`], so a caller
-//! that spins on `nb::block!` makes progress; [`SmoltcpStack::poll`] does the same
-//! for times when the program makes no other call. Nothing waits, and nothing
+//! Every call polls the interface once with the time of the [`Clock`] (except a
+//! `receive` that finds data already waiting), so a caller that spins on
+//! `nb::block!` makes progress; [`SmoltcpStack::poll`] does the same, and tends the
+//! pool, for times when the program makes no other call: call it once per main-loop
+//! pass. `send` and `receive` tend the pool only after a poll that changed a socket,
+//! which keeps the echo path short. Nothing waits, and nothing
 //! panics whatever the peer sends: frames that smoltcp 0.12 itself would panic on
 //! (TCP from the unspecified address, fixed in smoltcp 0.13.1) are dropped before
 //! smoltcp sees them.
@@ -274,7 +277,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
     /// Drives the interface now (every other call does so too), and gives back pool
     /// sockets that finished closing. Returns whether any socket changed.
     pub fn poll(&mut self) -> bool {
-        self.drive()
+        self.drive_all()
     }
 
     /// The borrowed interface and socket set, for what the board runs beside the

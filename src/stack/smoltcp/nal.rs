@@ -132,7 +132,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
 
     /// A handle that holds no pool socket yet.
     fn socket(&mut self) -> Result<SmoltcpSocket, SmoltcpError> {
-        self.drive();
+        self.drive_all();
         Ok(SmoltcpSocket::new(SocketState::Fresh))
     }
 
@@ -144,7 +144,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
         socket: &mut SmoltcpSocket,
         remote: SocketAddr,
     ) -> nb::Result<(), SmoltcpError> {
-        self.drive();
+        self.drive_all();
         match socket.state {
             SocketState::Fresh => self
                 .start_connect(socket, remote)
@@ -178,7 +178,14 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
         socket: &mut SmoltcpSocket,
         buffer: &mut [u8],
     ) -> nb::Result<usize, SmoltcpError> {
-        self.drive();
+        // Data already here needs no poll of the interface; only an empty socket does.
+        let ready = match socket.state {
+            SocketState::Connected { handle, .. } => self.owned(handle).is_ok_and(|t| t.can_recv()),
+            _ => false,
+        };
+        if !ready {
+            self.drive();
+        }
         let handle = self.connection(socket)?;
         let tcp = self.owned(handle).map_err(nb::Error::Other)?;
         match tcp.recv_slice(buffer) {
@@ -193,7 +200,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
     /// A connection sends its FIN and its pool socket is reused once smoltcp is done
     /// with it; a listener resets the connections it has not handed out yet.
     fn close(&mut self, socket: SmoltcpSocket) -> Result<(), SmoltcpError> {
-        self.drive();
+        self.drive_all();
         self.close_handle(socket)
     }
 }
@@ -201,7 +208,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
 impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<'s, 'b, D, C, N> {
     /// Records the port; 0 takes an ephemeral port at `listen`.
     fn bind(&mut self, socket: &mut SmoltcpSocket, local_port: u16) -> Result<(), SmoltcpError> {
-        self.drive();
+        self.drive_all();
         match socket.state {
             SocketState::Fresh => {
                 socket.state = SocketState::Bound(local_port);
@@ -214,7 +221,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<
     /// Arms up to the backlog of free pool sockets on the port. Succeeds even when
     /// the pool has none free now: sockets are armed as they come back.
     fn listen(&mut self, socket: &mut SmoltcpSocket) -> Result<(), SmoltcpError> {
-        self.drive();
+        self.drive_all();
         let SocketState::Bound(bound) = socket.state else {
             return Err(SmoltcpError::InvalidState);
         };
@@ -233,7 +240,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<
         &mut self,
         socket: &mut SmoltcpSocket,
     ) -> nb::Result<(SmoltcpSocket, SocketAddr), SmoltcpError> {
-        self.drive();
+        self.drive_all();
         let SocketState::Listening(port) = socket.state else {
             return fail(SmoltcpError::InvalidState);
         };

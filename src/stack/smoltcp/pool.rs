@@ -106,8 +106,20 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         self.iface.poll(now, &mut device, self.sockets) == PollResult::SocketStateChanged
     }
 
-    /// One poll of the interface, then the bookkeeping it calls for.
+    /// One poll of the interface, then the bookkeeping if a socket may have changed.
+    /// Sockets change state only in a poll (or in our own calls, which tend to their
+    /// socket themselves), so a quiet poll needs no walk over the pool; a timer that
+    /// fires without a packet (TIME-WAIT ending) is seen by the next `tend_all`.
     pub(super) fn drive(&mut self) -> bool {
+        let changed = self.poll_iface();
+        if changed {
+            self.maintain();
+        }
+        changed
+    }
+
+    /// One poll of the interface and the bookkeeping, whatever the poll did.
+    pub(super) fn drive_all(&mut self) -> bool {
         let changed = self.poll_iface();
         self.maintain() | changed
     }
