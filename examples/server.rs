@@ -58,7 +58,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use nal_echo::stack::std::StdStack;
-use nal_echo::{CloseReason, Duration, EchoServer, ServerConfig, ServerEvent, ALLOWLIST_CAPACITY};
+use nal_echo::{Duration, EchoServer, ServerConfig, ServerEvent, ALLOWLIST_CAPACITY};
 
 use support::args::Args;
 use support::display::{HostDisplay, PngWriter};
@@ -277,30 +277,9 @@ fn all_addresses(port: u16) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
-/// One log line for an event.
+/// One log line for an event (the library's `Display` of `ServerEvent`).
 fn event_line(event: ServerEvent) -> String {
-    let c = support::canonical;
-    match event {
-        ServerEvent::Accepted { slot, peer } => format!("connect {} slot {slot}", c(peer)),
-        ServerEvent::Closed {
-            slot,
-            peer,
-            reason: CloseReason::Idle,
-        } => format!("evict {} slot {slot} (idle)", c(peer)),
-        ServerEvent::Closed { slot, peer, reason } => {
-            let reason = match reason {
-                CloseReason::PeerClosed => "peer closed",
-                CloseReason::PipeClosed => "pipe closed",
-                CloseReason::Error => "error",
-                CloseReason::Released => "released",
-                _ => "closed",
-            };
-            format!("disconnect {} slot {slot} ({reason})", c(peer))
-        }
-        ServerEvent::Rejected { peer } => format!("reject {} (slots full)", c(peer)),
-        ServerEvent::Denied { peer } => format!("deny {} (not allowed)", c(peer)),
-        other => format!("event {other:?}"),
-    }
+    event.to_string()
 }
 
 /// The screen in the terminal, below the log.

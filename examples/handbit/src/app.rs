@@ -18,8 +18,7 @@ use esp_println::println;
 use esp_rtos::CurrentThreadHandle;
 use nal_echo::stack::smoltcp::SmoltcpStack;
 use nal_echo::{
-    Clock, CloseReason, Duration, EchoServer, Flush, Instant, ServerConfig, ServerEvent,
-    ServerStats,
+    Clock, Duration, EchoServer, Flush, Instant, ServerConfig, ServerEvent, ServerStats,
 };
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 
@@ -268,21 +267,5 @@ fn sleep_ms(ms: u64) {
 }
 
 fn log_event(event: &ServerEvent) {
-    match *event {
-        ServerEvent::Accepted { slot, peer } => println!("connect {peer} slot {slot}"),
-        ServerEvent::Closed { slot, peer, reason } => {
-            let reason = match reason {
-                CloseReason::PeerClosed => "peer closed",
-                CloseReason::PipeClosed => "pipe closed",
-                CloseReason::Error => "error",
-                CloseReason::Idle => "idle",
-                CloseReason::Released => "released",
-                _ => "closed",
-            };
-            println!("disconnect {peer} slot {slot} ({reason})");
-        }
-        ServerEvent::Rejected { peer } => println!("reject {peer} (slots full)"),
-        ServerEvent::Denied { peer } => println!("deny {peer} (not allowed)"),
-        _ => println!("event {event:?}"),
-    }
+    println!("{event}");
 }

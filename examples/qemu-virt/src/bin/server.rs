@@ -16,7 +16,7 @@ use core::net::{IpAddr, Ipv4Addr};
 
 use nal_echo::stack::smoltcp::SmoltcpStack;
 use nal_echo::Clock;
-use nal_echo::{CloseReason, EchoServer, ServerConfig, ServerEvent};
+use nal_echo::{EchoServer, ServerConfig, ServerEvent};
 use nal_echo_qemu_virt::{
     env_number, exit, mtime, net, println, BoardClock, FrameDisplay, Sleeper,
 };
@@ -87,25 +87,5 @@ fn main() -> ! {
 }
 
 fn log_event(event: &ServerEvent) {
-    match *event {
-        ServerEvent::Accepted { slot, peer } => println!("connect {peer} slot {slot}"),
-        ServerEvent::Closed {
-            slot,
-            peer,
-            reason: CloseReason::Idle,
-        } => println!("evict {peer} slot {slot} (idle)"),
-        ServerEvent::Closed { slot, peer, reason } => {
-            let reason = match reason {
-                CloseReason::PeerClosed => "peer closed",
-                CloseReason::PipeClosed => "pipe closed",
-                CloseReason::Error => "error",
-                CloseReason::Released => "released",
-                _ => "closed",
-            };
-            println!("disconnect {peer} slot {slot} ({reason})");
-        }
-        ServerEvent::Rejected { peer } => println!("reject {peer} (slots full)"),
-        ServerEvent::Denied { peer } => println!("deny {peer} (not allowed)"),
-        _ => println!("event {event:?}"),
-    }
+    println!("{event}");
 }
