@@ -15,8 +15,9 @@
 //! `receive` that finds data already waiting), so a caller that spins on
 //! `nb::block!` makes progress; [`SmoltcpStack::poll`] does the same, and tends the
 //! pool, for times when the program makes no other call: call it once per main-loop
-//! pass. `send` and `receive` tend the pool only after a poll that changed a socket,
-//! which keeps the echo path short. Nothing waits, and nothing
+//! pass. `send`, `receive` and `accept` tend the pool only after a poll that changed a
+//! socket or after 16 polls without, which keeps the echo path short; a timer that
+//! fires without a packet (TIME-WAIT ending) is seen within those 16. Nothing waits, and nothing
 //! panics whatever the peer sends: frames that smoltcp 0.12 itself would panic on
 //! (TCP from the unspecified address, fixed in smoltcp 0.13.1) are dropped before
 //! smoltcp sees them.
@@ -167,6 +168,8 @@ pub struct SmoltcpStack<'s, 'b, D, C, const N: usize> {
     listeners: [Option<u16>; N],
     backlog: usize,
     ports: Ports,
+    /// Polls since the pool was last tended (see `drive`).
+    untended: u8,
 }
 
 /// A socket of a [`SmoltcpStack`]: a fresh handle, a listener or a connection.
@@ -257,6 +260,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             listeners: [None; N],
             backlog: DEFAULT_BACKLOG,
             ports: Ports::seeded(ports::FIRST),
+            untended: 0,
         })
     }
 

@@ -240,7 +240,10 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<
         &mut self,
         socket: &mut SmoltcpSocket,
     ) -> nb::Result<(SmoltcpSocket, SocketAddr), SmoltcpError> {
-        self.drive_all();
+        // Called on every server poll: the pool is tended only after a poll that
+        // changed a socket (and by `SmoltcpStack::poll`), and an accepted socket's
+        // replacement is armed right here.
+        self.drive();
         let SocketState::Listening(port) = socket.state else {
             return fail(SmoltcpError::InvalidState);
         };

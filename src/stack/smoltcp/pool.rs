@@ -68,6 +68,9 @@ pub(super) fn finished(state: State) -> bool {
     matches!(state, State::Closed | State::TimeWait)
 }
 
+/// Quiet polls after which `drive` tends the pool all the same.
+const TEND_EVERY: u8 = 15;
+
 impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
     pub(super) fn tcp(&self, handle: SocketHandle) -> Option<&tcp::Socket<'b>> {
         find_tcp(self.sockets, handle)
@@ -106,20 +109,25 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         self.iface.poll(now, &mut device, self.sockets) == PollResult::SocketStateChanged
     }
 
-    /// One poll of the interface, then the bookkeeping if a socket may have changed.
+    /// One poll of the interface, then the bookkeeping if a socket may have changed
+    /// or `TEND_EVERY` polls went by without.
     /// Sockets change state only in a poll (or in our own calls, which tend to their
     /// socket themselves), so a quiet poll needs no walk over the pool; a timer that
-    /// fires without a packet (TIME-WAIT ending) is seen by the next `tend_all`.
+    /// fires without a packet (TIME-WAIT ending) is seen within `TEND_EVERY` polls.
     pub(super) fn drive(&mut self) -> bool {
         let changed = self.poll_iface();
-        if changed {
+        if changed || self.untended >= TEND_EVERY {
+            self.untended = 0;
             self.maintain();
+        } else {
+            self.untended += 1;
         }
         changed
     }
 
     /// One poll of the interface and the bookkeeping, whatever the poll did.
     pub(super) fn drive_all(&mut self) -> bool {
+        self.untended = 0;
         let changed = self.poll_iface();
         self.maintain() | changed
     }
