@@ -6,58 +6,11 @@ mod common;
 
 use core::cell::RefCell;
 
+use common::i2c::{BusLog, RecordingI2c, OLED_ADDRESS as ADDRESS};
 use common::{client_ip, server_addr, Peer, SERVER_IP};
-use embedded_hal::i2c::{ErrorType, I2c, Operation, SevenBitAddress};
 use nal_echo::sh1106::Sh1106;
 use nal_echo::stack::mock::{MockNetwork, MockStack, RecordingDisplay};
 use nal_echo::{EchoServer, Instant, ServerConfig};
-
-const ADDRESS: u8 = 0x3C;
-
-/// What crossed the bus: every write, bytes on the wire since the last reset of the
-/// counter, and the network's call counter at the first write since then.
-#[derive(Default)]
-struct BusLog {
-    writes: Vec<Vec<u8>>,
-    bytes: usize,
-    first_write_at: Option<u64>,
-}
-
-impl BusLog {
-    fn start_counting(&mut self) {
-        self.bytes = 0;
-        self.first_write_at = None;
-    }
-}
-
-struct RecordingI2c<'a> {
-    net: &'a MockNetwork,
-    log: &'a RefCell<BusLog>,
-}
-
-impl ErrorType for RecordingI2c<'_> {
-    type Error = core::convert::Infallible;
-}
-
-impl I2c<SevenBitAddress> for RecordingI2c<'_> {
-    fn transaction(
-        &mut self,
-        address: u8,
-        operations: &mut [Operation<'_>],
-    ) -> Result<(), Self::Error> {
-        assert_eq!(address, ADDRESS);
-        let mut log = self.log.borrow_mut();
-        for op in operations {
-            if let Operation::Write(bytes) = op {
-                // +1: the address byte goes over the wire too.
-                log.bytes += bytes.len() + 1;
-                log.first_write_at.get_or_insert(self.net.calls());
-                log.writes.push(bytes.to_vec());
-            }
-        }
-        Ok(())
-    }
-}
 
 /// An SH1106 as far as the driver uses it: 132x64 RAM in 8 pages, page and column
 /// addressing, and data bytes that auto-increment the column within the page.

@@ -5,47 +5,12 @@ mod common;
 
 use core::cell::RefCell;
 
+use common::i2c::{BusLog, RecordingI2c};
 use common::{client_ip, server_addr, Peer, SERVER_IP};
-use embedded_hal::i2c::{ErrorType, I2c, Operation, SevenBitAddress};
 use nal_echo::stack::mock::MockNetwork;
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
-
-/// What crossed the bus: bytes written, and the network's call counter at the first
-/// write since the last `clear`.
-#[derive(Default)]
-struct BusLog {
-    bytes: usize,
-    first_write_at: Option<u64>,
-}
-
-struct RecordingI2c<'a> {
-    net: &'a MockNetwork,
-    log: &'a RefCell<BusLog>,
-}
-
-impl ErrorType for RecordingI2c<'_> {
-    type Error = core::convert::Infallible;
-}
-
-impl I2c<SevenBitAddress> for RecordingI2c<'_> {
-    fn transaction(
-        &mut self,
-        _address: u8,
-        operations: &mut [Operation<'_>],
-    ) -> Result<(), Self::Error> {
-        let mut log = self.log.borrow_mut();
-        for op in operations {
-            if let Operation::Write(bytes) = op {
-                // +1: the address byte goes over the wire too.
-                log.bytes += bytes.len() + 1;
-                log.first_write_at.get_or_insert(self.net.calls());
-            }
-        }
-        Ok(())
-    }
-}
 
 #[test]
 fn a_message_update_costs_few_i2c_bytes_and_follows_the_echo() {
@@ -72,7 +37,7 @@ fn a_message_update_costs_few_i2c_bytes_and_follows_the_echo() {
         .iter()
         .enumerate()
     {
-        *log.borrow_mut() = BusLog::default();
+        log.borrow_mut().start_counting();
         peer.send(msg);
         server
             .poll(Instant::from_millis(2000 + 1000 * k as u64))

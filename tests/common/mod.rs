@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a hand-driven peer on the mock network.
 #![allow(dead_code)]
 
+pub mod i2c;
+
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use embedded_nal::{nb, TcpClientStack, TcpFullStack};
