@@ -343,7 +343,7 @@ fn side_panel<const SLOTS: usize>(
         String::new(),
     ];
     for (slot, peer) in server.peers().enumerate() {
-        let peer = peer.map_or_else(|| "-".to_string(), |p| support::canonical(p).to_string());
+        let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         lines.push(row(&format!("slot {slot}"), peer));
     }
     lines.push(String::new());

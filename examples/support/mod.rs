@@ -11,7 +11,7 @@ pub mod display;
 pub mod term;
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -93,12 +93,6 @@ pub fn outward_ip() -> Option<IpAddr> {
     socket.connect(("192.0.2.1", 9)).ok()?; // TEST-NET-1: never used by real hosts
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then_some(ip)
-}
-
-/// `peer` with an IPv4-mapped IPv6 address (how a dual-stack listener reports an
-/// IPv4 peer) written as plain IPv4.
-pub fn canonical(peer: SocketAddr) -> SocketAddr {
-    SocketAddr::new(peer.ip().to_canonical(), peer.port())
 }
 
 /// Milliseconds of an optional span, `-` when there is none.
