@@ -18,6 +18,20 @@ fn fail<T>(e: SmoltcpError) -> nb::Result<T, SmoltcpError> {
 
 /// Why a connection can no longer send: after the peer's FIN the send direction was
 /// closed by the peer (EPIPE); without it, the connection was reset or timed out.
+/// What a `recv_slice` means to embedded-nal.
+fn received(
+    result: Result<usize, RecvError>,
+    empty_buffer: bool,
+) -> nb::Result<usize, SmoltcpError> {
+    match result {
+        Ok(0) if !empty_buffer => Err(nb::Error::WouldBlock),
+        Ok(n) => Ok(n),
+        Err(RecvError::Finished) => Ok(0),
+        // Never connected is ruled out by the caller: what is left is a reset or timeout.
+        Err(RecvError::InvalidState) => fail(SmoltcpError::Reset),
+    }
+}
+
 fn closed_error(socket: &mut tcp::Socket<'_>) -> SmoltcpError {
     // An empty read changes nothing, and is the only way smoltcp tells whether a
     // FIN came before the end.
@@ -179,22 +193,18 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
         buffer: &mut [u8],
     ) -> nb::Result<usize, SmoltcpError> {
         // Data already here needs no poll of the interface; only an empty socket does.
-        let ready = match socket.state {
-            SocketState::Connected { handle, .. } => self.owned(handle).is_ok_and(|t| t.can_recv()),
-            _ => false,
-        };
-        if !ready {
-            self.drive();
+        if let SocketState::Connected { handle, .. } = socket.state {
+            match self.owned(handle) {
+                Ok(tcp) if tcp.can_recv() => {
+                    return received(tcp.recv_slice(buffer), buffer.is_empty())
+                }
+                _ => {}
+            }
         }
+        self.drive();
         let handle = self.connection(socket)?;
         let tcp = self.owned(handle).map_err(nb::Error::Other)?;
-        match tcp.recv_slice(buffer) {
-            Ok(0) if !buffer.is_empty() => Err(nb::Error::WouldBlock),
-            Ok(n) => Ok(n),
-            Err(RecvError::Finished) => Ok(0),
-            // Never connected is ruled out above: what is left is a reset or timeout.
-            Err(RecvError::InvalidState) => fail(SmoltcpError::Reset),
-        }
+        received(tcp.recv_slice(buffer), buffer.is_empty())
     }
 
     /// A connection sends its FIN and its pool socket is reused once smoltcp is done
