@@ -3,14 +3,23 @@
 //!
 //! `cargo bench --bench echo`
 //!
-//! Both servers read up to 1024 bytes and write them back (the tutorial's
-//! `recv(1024)`). The EchoServer runs in one thread: poll, and when a poll made no
-//! progress, yield for up to 2 ms, then sleep 1 ms at a time. (The example programs
-//! simply sleep 2 ms when idle: cheaper for an idle server, slower to answer.)
+//! Both servers are run with the same echo buffer, twice: 1 KiB (the tutorial's
+//! `recv(1024)`, the library's default `BUF`) and 16 KiB (what a host program
+//! would choose; the `server` example does). The EchoServer runs in one thread:
+//! poll, and when a poll made no progress, yield for up to 2 ms, then sleep 1 ms at
+//! a time. (The example programs simply sleep 2 ms when idle: cheaper for an idle
+//! server, slower to answer.)
+//!
+//! `NAL_ECHO_BENCH_NICE=-6 cargo bench --bench echo` runs the poll thread at that
+//! nice value (Linux; lowering it needs root or CAP_SYS_NICE). With four clients the
+//! baseline's four server threads share the CPU fairly with the eight client threads
+//! and so get 4/12 of it, the one poll thread 1/9; at nice -6 (scheduler weight
+//! 3906, four threads at nice 0 weigh 4096) the poll thread gets the share the
+//! baseline's threads have together.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -23,6 +32,10 @@ use nal_echo::stack::std::StdStack;
 use nal_echo::{EchoServer, NoFlush, ServerConfig};
 
 const BLOB: usize = 256 * 1024;
+/// The tutorial's `recv(1024)` and the library's default buffer.
+const SMALL: usize = 1024;
+/// A buffer sized for a host.
+const LARGE: usize = 16 * 1024;
 
 /// A display that draws nowhere, so the bench measures the network path.
 struct Nowhere;
@@ -69,16 +82,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_nal_echo() -> Running {
+fn start_nal_echo<const BUF: usize>() -> Running {
     let port = free_port();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = thread::spawn(move || {
+        set_poll_thread_nice();
         let mut config = ServerConfig::default();
         config.port = port;
         config.idle_timeout = None;
         let stack = StdStack::bind_to([127, 0, 0, 1].into());
-        let mut server = EchoServer::<_, _>::new(stack, NoFlush(Nowhere), config);
+        let mut server = EchoServer::<_, _, 4, BUF>::new(stack, NoFlush(Nowhere), config);
         let start = Instant::now();
         let mut last_progress = Instant::now();
         while !flag.load(Ordering::Relaxed) {
@@ -101,7 +115,29 @@ fn start_nal_echo() -> Running {
     }
 }
 
-fn start_baseline() -> Running {
+/// Applies `NAL_ECHO_BENCH_NICE` to the calling thread, if set.
+fn set_poll_thread_nice() {
+    let Ok(value) = std::env::var("NAL_ECHO_BENCH_NICE") else {
+        return;
+    };
+    let nice: i32 = value.parse().expect("NAL_ECHO_BENCH_NICE: an integer");
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, no memory is passed.
+        let tid = unsafe { libc::gettid() };
+        let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
+        assert_eq!(
+            result,
+            0,
+            "setpriority({nice}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    panic!("NAL_ECHO_BENCH_NICE={nice}: thread priorities are set on Linux only");
+}
+
+fn start_baseline<const BUF: usize>() -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -114,7 +150,7 @@ fn start_baseline() -> Running {
                     conn.set_nonblocking(false).unwrap();
                     conn.set_nodelay(true).unwrap();
                     thread::spawn(move || {
-                        let mut buf = [0u8; 1024];
+                        let mut buf = vec![0u8; BUF];
                         while let Ok(n @ 1..) = conn.read(&mut buf) {
                             if conn.write_all(&buf[..n]).is_err() {
                                 break;
@@ -133,9 +169,17 @@ fn start_baseline() -> Running {
     }
 }
 
+/// Connects once and closes again, then waits until the server has closed its side
+/// too: the probe's slot is free again before the measured clients connect.
 fn wait_listening(addr: SocketAddr) {
     for _ in 0..2000 {
-        if TcpStream::connect(addr).is_ok() {
+        if let Ok(mut probe) = TcpStream::connect(addr) {
+            probe
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            probe.shutdown(Shutdown::Write).unwrap();
+            let closed = probe.read(&mut [0u8; 1]).unwrap();
+            assert_eq!(closed, 0, "the server echoed data nobody sent");
             return;
         }
         thread::sleep(Duration::from_millis(1));
@@ -195,13 +239,15 @@ fn ping_pong(conns: &[TcpStream], iters: u64) -> Duration {
     total / conns.len() as u32
 }
 
-/// A server under test: its name and how to start it.
+/// A server under test: its name, its echo buffer and how to start it.
 type Contender = (&'static str, fn() -> Running);
 
-fn servers() -> [Contender; 2] {
+fn servers() -> [Contender; 4] {
     [
-        ("nal-echo", start_nal_echo),
-        ("thread-per-conn", start_baseline),
+        ("nal-echo/1KiB", start_nal_echo::<SMALL>),
+        ("thread-per-conn/1KiB", start_baseline::<SMALL>),
+        ("nal-echo/16KiB", start_nal_echo::<LARGE>),
+        ("thread-per-conn/16KiB", start_baseline::<LARGE>),
     ]
 }
 
