@@ -16,10 +16,11 @@ use crate::{Error, Flush, ServerStats};
 
 /// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
 const EVENT_QUEUE: usize = 16;
-/// Chars of one receive kept for the screen: more than a 128-px line can show even in
-/// the narrowest glyphs of the `cjk` font (2 px), so the screen's fitting rule still
-/// sees that text was cut.
-const SCREEN_TAIL: usize = 66;
+/// Chars of one receive kept for the screen: one more than the message line can show
+/// (21 in the monospace font, 64 in the narrowest glyphs of the `cjk` font), so the
+/// screen's fitting rule still sees that text was cut. Also how much of a long
+/// receive is decoded: its last 4 bytes per char, after 320 to fall into step.
+const SCREEN_TAIL: usize = crate::status_screen::MESSAGE_TAIL;
 /// Receive-and-send rounds per slot and poll: enough to move several kilobytes per
 /// poll, few enough that one busy peer cannot hold `poll` for long.
 const ROUNDS_PER_POLL: usize = 8;

@@ -20,6 +20,10 @@ use cjk as message_font;
 #[cfg(not(feature = "cjk"))]
 use mono_message as message_font;
 
+/// Characters of a received text the message line needs to fit it: one more than
+/// the most it can show (so that fitting sees the text was cut).
+pub(crate) const MESSAGE_TAIL: usize = message_font::NEWEST + 1;
+
 /// Width of the panel in pixels.
 const WIDTH: u32 = 128;
 /// Width of one character cell of the monospace font.
@@ -454,9 +458,11 @@ mod mono_message {
 
     /// Room for a full line of the longest UTF-8 characters (4 bytes).
     pub(super) const BYTES: usize = CELLS * 4;
+    /// The most characters the line shows.
+    pub(super) const NEWEST: usize = CELLS;
 
     pub(super) fn fit(chars: impl Iterator<Item = char>) -> String<BYTES> {
-        let mut fitter = Fitter::<CELLS>::new(mono_glyph);
+        let mut fitter = Fitter::<NEWEST>::new(mono_glyph);
         chars.for_each(|c| fitter.push(c));
         fitter.finish()
     }

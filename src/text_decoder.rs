@@ -3,11 +3,16 @@
 /// Shown in place of bytes that are not valid UTF-8.
 const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 
-/// A chunk that is not plain text and longer than this is decoded from its last
-/// `WINDOW` bytes only (see `TextDecoder::decode_window`).
-const WINDOW: usize = 640;
-/// Bytes after a restart within which the decoder is back in step.
+/// Bytes after a restart within which the decoder is back in step (see
+/// `TextDecoder::decode_window`).
 const RESYNC: usize = 320;
+/// The longest UTF-8 encoding of a character.
+const MAX_CHAR_BYTES: usize = 4;
+/// Plain ASCII bytes (printable, TAB, CR, LF) after which the decoder is certainly
+/// between characters and outside any sequence: none can start in plain ASCII, and
+/// one that began before them has swallowed its most by then (see
+/// `TextDecoder::decode_tail`).
+const SETTLE: usize = MAX_SEQUENCE as usize + 1;
 
 /// The most characters an escape sequence may swallow after its introducer.
 const MAX_SEQUENCE: u8 = 32;
@@ -88,83 +93,71 @@ impl TextDecoder {
     }
 
     /// Like [`decode`](Self::decode), but free to skip all but the end: passes on a
-    /// suffix of what `decode` would pass that holds its last `keep` characters
-    /// (with the exception below), and leaves the decoder in the same state.
+    /// suffix of what `decode` would pass, and leaves the decoder in the same state.
     ///
-    /// A chunk of plain text (valid UTF-8, no controls but TAB, CR and LF, nothing
-    /// from U+0080 to U+00BF) between sequences is skipped through with
-    /// `core::str::from_utf8`, so a screen that shows a line's worth does not cost a
-    /// bulk echo a per-byte walk. Any other chunk longer than 640 bytes is decoded
-    /// from its last 640 bytes only, whose first 320 bring the decoder back in step;
-    /// then fewer than `keep` characters may be passed, when the chunk's last 320
-    /// bytes hold fewer (for example, mostly escape sequences).
+    /// A chunk that ends in `keep` + 33 bytes of plain ASCII (printable, TAB, CR, LF)
+    /// passes its last `keep` (blanks as spaces): no escape sequence can start in
+    /// plain ASCII, and one that began before swallows at most 32 characters, so the
+    /// last `keep` are text and the decoder is idle after them. Otherwise, a chunk longer than 320 + 4 × `keep`
+    /// bytes is decoded from that many bytes at its end only: the first 320 bring the
+    /// decoder back in step, the last 4 × `keep` are passed on. That is `keep`
+    /// characters or more unless they hold control characters or escape sequences;
+    /// then it may be fewer. A shorter chunk is decoded whole. So a screen that shows
+    /// a line's worth costs a bulk echo at most a few hundred bytes of decoding per
+    /// receive, however large the receive, and text about a hundred.
     pub fn decode_tail(&mut self, bytes: &[u8], keep: usize, mut out: impl FnMut(char)) {
-        let Some((text, rest)) = self.plain_prefix(bytes) else {
-            return self.decode_window(bytes, out);
-        };
-        let start = match keep {
-            0 => text.len(),
-            k => text.char_indices().rev().nth(k - 1).map_or(0, |(i, _)| i),
-        };
-        for c in text.get(start..).unwrap_or_default().chars() {
-            self.filter.text(c, &mut out);
+        if let Some(text) = plain_end(bytes, keep) {
+            *self = Self::new();
+            for &b in text {
+                out(if b < b' ' { ' ' } else { char::from(b) });
+            }
+            return;
         }
-        // At most the first bytes of one character: it only becomes pending.
-        self.decode(rest, out);
+        let window = keep.saturating_mul(MAX_CHAR_BYTES).saturating_add(RESYNC);
+        match bytes.len().checked_sub(window) {
+            Some(skip) if skip > 0 => {
+                self.decode_window(bytes.get(skip..).unwrap_or_default(), out)
+            }
+            _ => self.decode(bytes, out),
+        }
     }
 
-    /// Decodes only the end of a long chunk that is not plain text.
+    /// Decodes the end of a long chunk as if the whole chunk had been decoded.
     ///
-    /// The decoder restarts in the idle state `WINDOW` bytes before the end and reads
+    /// The decoder restarts in the idle state at the window's start and reads
     /// `RESYNC` bytes without passing anything on. By then it is in the state a
     /// decoder that read the whole chunk is in: UTF-8 falls into step within 4 bytes,
     /// every ESC starts the same sequence in both, and any other sequence ends within
     /// 33 characters, so after at most about 70 characters (280 bytes) nothing
     /// differs. What it passes on is then exactly the end of what `decode` would
-    /// pass, possibly fewer than `keep` characters if that end is mostly control
-    /// sequences.
-    fn decode_window(&mut self, bytes: &[u8], out: impl FnMut(char)) {
-        let Some(skip) = bytes.len().checked_sub(WINDOW) else {
-            return self.decode(bytes, out);
-        };
-        let window = bytes.get(skip..).unwrap_or_default();
+    /// pass.
+    ///
+    /// Right after an ESC byte every decoder is in the same state (between
+    /// characters, at the start of an escape sequence), so the guard is read only
+    /// from its last ESC on, if it has one.
+    fn decode_window(&mut self, window: &[u8], out: impl FnMut(char)) {
         let (guard, tail) = window.split_at(RESYNC.min(window.len()));
+        let from = guard.iter().rposition(|&b| b == 0x1B).unwrap_or(0);
         *self = Self::new();
-        self.decode(guard, |_| {});
+        self.decode(guard.get(from..).unwrap_or_default(), |_| {});
         self.decode(tail, out);
-    }
-
-    /// The chunk split into plain text and an unfinished last character, if the
-    /// decoder is between characters and sequences and the chunk is plain.
-    fn plain_prefix<'b>(&self, bytes: &'b [u8]) -> Option<(&'b str, &'b [u8])> {
-        if self.utf8.pending > 0 || self.filter.sequence != Sequence::None {
-            return None;
-        }
-        // 0xC2 leads U+0080..U+00BF, where the C1 controls are: never plain. The fold
-        // has no early exit so that it compiles to a vector loop; the exact check
-        // runs only if it finds a suspect byte.
-        let suspect = bytes.iter().fold(false, |any, &b| {
-            any | (b < 0x20) | (b == 0x7F) | (b == 0xC2)
-        });
-        let plain =
-            |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E | 0x80..=0xC1 | 0xC3..=0xFF);
-        if suspect && !bytes.iter().all(plain) {
-            return None;
-        }
-        match core::str::from_utf8(bytes) {
-            Ok(text) => Some((text, &[])),
-            Err(e) if e.error_len().is_none() => {
-                let (text, rest) = bytes.split_at(e.valid_up_to());
-                core::str::from_utf8(text).ok().map(|text| (text, rest))
-            }
-            Err(_) => None,
-        }
     }
 
     /// Forget any partial character or escape sequence (for a new stream).
     pub fn reset(&mut self) {
         *self = Self::new();
     }
+}
+
+/// The last `keep` bytes of `bytes` if they and the `SETTLE` before them are all
+/// plain ASCII: printable, TAB, CR or LF.
+fn plain_end(bytes: &[u8], keep: usize) -> Option<&[u8]> {
+    let start = bytes.len().checked_sub(keep.checked_add(SETTLE)?)?;
+    let run = bytes.get(start..)?;
+    run.iter()
+        .all(|&b| matches!(b, b' '..=b'~' | b'\t' | b'\r' | b'\n'))
+        .then(|| run.get(SETTLE..))
+        .flatten()
 }
 
 impl Default for TextDecoder {
@@ -377,6 +370,34 @@ mod tests {
         }
     }
 
+    /// Mostly printable text, with what could leave a decoder mid-sequence before it.
+    fn texty() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            4 => Just(&b"Hello Handbit, I'am MixNo. "[..]),
+            2 => Just(&b"\r\n\t"[..]),
+            1 => Just(&b"\x1b]"[..]),
+            1 => Just(&b"\x1b["[..]),
+            1 => Just(&b"\x1b"[..]),
+            1 => Just(&b"\xe6\x8e"[..]),
+            1 => Just("\u{9b}".as_bytes()),
+            1 => Just(&b"\x07"[..]),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn a_printable_end_is_passed_as_is_and_keeps_the_state(
+            chunk in texty(), next in texty(), keep in 0usize..80,
+        ) {
+            let (full, full_after) = tail_then(&chunk, usize::MAX, &next);
+            let (tail, after) = tail_then(&chunk, keep, &next);
+            prop_assert!(full.ends_with(&tail), "{tail:?} is not a suffix of {full:?}");
+            prop_assert!(tail.chars().count() >= keep.min(full.chars().count()));
+            prop_assert_eq!(after, full_after);
+        }
+    }
+
     fn hostile() -> impl Strategy<Value = Vec<u8>> {
         let piece = prop_oneof![
             Just(&b"\x1b"[..]),
@@ -422,13 +443,26 @@ mod tests {
     }
 
     #[test]
-    fn decode_tail_skips_plain_text_to_its_end() {
-        let (tail, after) = tail_then("abc掌控板\r\n".as_bytes(), 3, b"");
-        assert_eq!(tail, "板  ");
-        assert_eq!(after, "");
-        // A split character stays pending across the fast path.
-        let (tail, after) = tail_then(b"xy\xe6\x8e", 1, b"\x8c!");
-        assert_eq!((tail.as_str(), after.as_str()), ("y", "掌!"));
+    fn decode_tail_decodes_a_short_chunk_whole_and_a_long_one_from_its_end() {
+        let (tail, _) = tail_then("abc掌控板\r\n".as_bytes(), 3, b"");
+        assert_eq!(tail, "abc掌控板  ");
+        // 320 bytes to resync, then the last 4 × 3 bytes: "x" and 11 bytes of text.
+        let long = [&[b'x'; 1000][..], "掌控板\r\n".as_bytes()].concat();
+        let (tail, after) = tail_then(&long, 3, b"");
+        assert_eq!((tail.as_str(), after.as_str()), ("x掌控板  ", ""));
+        // Plain to the end: the last `keep` bytes, even right after an OSC.
+        let osc = [&b"\x1b]"[..], &[b'z'; 40], b"012345678\n"].concat();
+        let (tail, after) = tail_then(&osc, 4, b"!");
+        assert_eq!((tail.as_str(), after.as_str()), ("678 ", "!"));
+        // Too few printable bytes after the ESC to be sure: decoded whole, and the OSC
+        // swallows 32 characters (`]`, 30 `z`, `0`).
+        let osc = [&b"\x1b]"[..], &[b'z'; 30], b"0123"].concat();
+        let (tail, _) = tail_then(&osc, 4, b"");
+        assert_eq!(tail, "123");
+        // A character split at the end stays pending for the next chunk.
+        let long = [&[b'y'; 1000][..], b"\xe6\x8e"].concat();
+        let (tail, after) = tail_then(&long, 1, b"\x8c!");
+        assert_eq!((tail.as_str(), after.as_str()), ("yy", "掌!"));
     }
 
     fn decode_chunks(chunks: &[&[u8]]) -> String {

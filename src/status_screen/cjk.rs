@@ -36,7 +36,7 @@ const _: () = assert!(GLYPH_BOX.size.height <= 16);
 const MIN_ADVANCE: u32 = 2;
 
 /// The most characters that fit on the line.
-const NEWEST: usize = (WIDTH / MIN_ADVANCE) as usize;
+pub(super) const NEWEST: usize = (WIDTH / MIN_ADVANCE) as usize;
 
 /// Room for the line in UTF-8: at most 2 bytes per 3 pixels in this font (`ì`),
 /// so 86 bytes, plus the marker; checked by a test.
