@@ -4,18 +4,20 @@
 //! cargo run --example qemu_frame -- LOGFILE [--png OUT.png] [--expect-message TEXT]
 //! ```
 //!
-//! The firmware writes each flushed 128x64 frame to serial as `FRAME 128x64 SEQ`, 64
-//! lines of 32 hex digits (one pixel row each, most significant bit leftmost, 1 =
-//! lit) and `END`. This program takes the last complete frame of `LOGFILE`, prints
-//! it in half-block characters, and:
+//! The firmware writes its first flushed 128x64 frame to serial as
+//! `FRAME 128x64 SEQ`, 64 lines of 32 hex digits (one pixel row each, most
+//! significant bit leftmost, 1 = lit) and `END`, and each later flush as
+//! `ROWS 128x64 SEQ FIRST`, the changed rows from row `FIRST` on, and `END`. This
+//! program replays the blocks of `LOGFILE` in order, prints the resulting screen in
+//! half-block characters, and:
 //!
 //! * `--png OUT.png`: writes it as a PNG (4x scale, white OLED colours);
 //! * `--expect-message TEXT`: compares its message line (pixel rows 48 to 63) with
 //!   the line [`StatusScreen`] draws for `TEXT`, pixel for pixel.
 //!
-//! Exit status: 0 when a frame was found (and the message line matches), 1 when the
+//! Exit status: 0 when a screen was found (and the message line matches), 1 when the
 //! message line differs, 2 for bad arguments, an unreadable log or no complete
-//! frame in it.
+//! `FRAME` in it.
 //!
 //! The reference is drawn with the monospace font; the firmware is built without
 //! the `cjk` feature, so with `cjk` on the comparison is refused (exit 2).
@@ -61,9 +63,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some((seq, rows)) = last_frame(&log) else {
+    let Some((seq, rows)) = replay(&log) else {
         eprintln!(
-            "qemu_frame: no complete FRAME 128x64 ... END block in {}",
+            "qemu_frame: no screen in {}: no complete FRAME 128x64 ... END block, or a garbled block after the last",
             options.log.display()
         );
         return ExitCode::from(2);
@@ -127,24 +129,71 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     })
 }
 
-/// The sequence number and pixel rows of the last complete, well-formed frame. A
-/// frame cut off by the end of the log (the board was stopped while printing it)
-/// or garbled is skipped.
-fn last_frame(log: &str) -> Option<(String, Vec<Vec<u8>>)> {
+/// One block of the serial log.
+enum Block {
+    /// A whole frame.
+    Frame { seq: String, rows: Vec<Vec<u8>> },
+    /// Rows from `first` on.
+    Rows {
+        seq: String,
+        first: usize,
+        rows: Vec<Vec<u8>>,
+    },
+    /// A header whose body is not well-formed.
+    Garbled,
+}
+
+/// The screen after replaying the log's blocks in order, with the sequence number
+/// of the last block: a `FRAME` replaces the screen, a `ROWS` block overwrites its
+/// rows. A block cut off by the end of the log (the board was stopped while
+/// printing it) is left out; a garbled one leaves the screen unknown until the
+/// next `FRAME`. `None` when no screen is known at the end.
+fn replay(log: &str) -> Option<(String, Vec<Vec<u8>>)> {
     let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
-    let rows = HEIGHT as usize;
-    (0..lines.len()).rev().find_map(|start| {
-        let header = lines[start].strip_prefix("FRAME 128x64")?;
-        let body = lines.get(start + 1..start + 1 + rows)?;
-        if lines.get(start + 1 + rows) != Some(&"END") {
-            return None;
+    let mut screen: Option<(String, Vec<Vec<u8>>)> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((block, next)) = block_at(&lines, i) else {
+            i += 1;
+            continue;
+        };
+        i = next;
+        screen = match (block, screen) {
+            (Block::Frame { seq, rows }, _) => Some((seq, rows)),
+            (Block::Rows { seq, first, rows }, Some((_, mut pixels))) => {
+                pixels.splice(first..first + rows.len(), rows);
+                Some((seq, pixels))
+            }
+            (Block::Rows { .. } | Block::Garbled, _) => None,
+        };
+    }
+    screen
+}
+
+/// The block whose header is `lines[at]`, and the index after its `END`; `None` if
+/// that line is no header or the block has no `END`.
+fn block_at(lines: &[&str], at: usize) -> Option<(Block, usize)> {
+    let words: Vec<&str> = lines[at].split(' ').collect();
+    let (full, seq, first) = match words.as_slice() {
+        ["FRAME", "128x64", seq] => (true, *seq, 0),
+        ["ROWS", "128x64", seq, first] => (false, *seq, first.parse().ok()?),
+        _ => return None,
+    };
+    let height = HEIGHT as usize;
+    let end = (at + 1..lines.len().min(at + 2 + height)).find(|&i| lines[i] == "END")?;
+    let rows = lines[at + 1..end]
+        .iter()
+        .map(|row| decode_row(row))
+        .collect::<Option<Vec<_>>>();
+    let seq = seq.to_string();
+    let block = match rows {
+        Some(rows) if full && rows.len() == height => Block::Frame { seq, rows },
+        Some(rows) if !full && !rows.is_empty() && first + rows.len() <= height => {
+            Block::Rows { seq, first, rows }
         }
-        let pixels = body
-            .iter()
-            .map(|row| decode_row(row))
-            .collect::<Option<Vec<_>>>()?;
-        Some((header.trim().to_string(), pixels))
-    })
+        _ => Block::Garbled,
+    };
+    Some((block, end + 1))
 }
 
 /// One row: 32 hex digits, 16 bytes.

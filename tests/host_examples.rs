@@ -10,6 +10,9 @@ use std::sync::mpsc::{channel, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nal_echo::stack::mock::RecordingDisplay;
+use nal_echo::StatusScreen;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A program's path: examples are built next to the test binaries' `deps` folder.
@@ -308,4 +311,77 @@ fn a_client_that_never_reads_does_not_stop_a_reader() {
         hogged > 64 * 1024,
         "the hog should have filled its buffers ({hogged} bytes)"
     );
+}
+
+/// The screen with `message` as 64 rows of 32 hex digits, as the emulated board
+/// prints them.
+fn hex_rows(message: &str) -> Vec<String> {
+    let mut screen = StatusScreen::new();
+    screen.set_message_chars(message.chars());
+    let mut display = RecordingDisplay::default();
+    screen
+        .draw(&mut display)
+        .expect("the recording display does not fail");
+    (0..64)
+        .map(|y| {
+            (0..16)
+                .map(|byte| {
+                    let bits = (0..8).fold(0u8, |acc, bit| {
+                        acc << 1 | u8::from(display.pixel(byte * 8 + bit, y))
+                    });
+                    format!("{bits:02x}")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn qemu_frame_replays_a_frame_and_the_rows_that_changed_after_it() {
+    let (first, second) = (hex_rows("Hello Handbit"), hex_rows("I'am MixNo"));
+    let changed: Vec<usize> = (0..64).filter(|&y| first[y] != second[y]).collect();
+    let (lo, hi) = (
+        changed[0],
+        *changed.last().expect("the message line differs"),
+    );
+    let mut log = format!("boot\nFRAME 128x64 1\n{}\nEND\n", first.join("\n"));
+    log += &format!("connect 10.0.2.2:40000 slot 0\nROWS 128x64 2 {lo}\n");
+    log += &format!("{}\nEND\n", second[lo..=hi].join("\n"));
+    let dir = std::env::temp_dir().join(format!("nal-echo-frame-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // Exit status and the screen's first line ("frame SEQ of ...") of qemu_frame.
+    let run = |log: &str, expect: Option<&str>| {
+        let path = dir.join("serial.log");
+        std::fs::write(&path, log).expect("write log");
+        let mut cmd = Command::new(example("qemu_frame"));
+        cmd.arg(&path);
+        if let Some(text) = expect {
+            cmd.args(["--expect-message", text]);
+        }
+        let out = cmd.output().expect("run qemu_frame");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let seq = stdout
+            .lines()
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .map(String::from);
+        (out.status.code(), seq)
+    };
+    // The update is applied on top of the whole frame.
+    assert_eq!(run(&log, None), (Some(0), Some("2".into())));
+    // The message comparison is drawn in the monospace font (refused with `cjk`).
+    if !cfg!(feature = "cjk") {
+        assert_eq!(run(&log, Some("I'am MixNo")).0, Some(0));
+        assert_eq!(run(&log, Some("Hello Handbit")).0, Some(1));
+    }
+    // An update cut off by the end of the log is left out.
+    let cut = format!("{log}ROWS 128x64 3 {lo}\n{}\n", first[lo]);
+    assert_eq!(run(&cut, None), (Some(0), Some("2".into())));
+    // A garbled update leaves the screen unknown: no screen, exit 2.
+    let garbled = format!("{log}ROWS 128x64 3 {lo}\nnot hex\nEND\n");
+    assert_eq!(run(&garbled, None).0, Some(2));
+    // Updates without a whole frame before them show nothing.
+    let rows_only = format!("ROWS 128x64 2 {lo}\n{}\nEND\n", second[lo..=hi].join("\n"));
+    assert_eq!(run(&rows_only, None).0, Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -307,9 +307,9 @@ def test_frame(ctx):
     s = connect(board.host_port)
     try:
         echo(s, TUTORIAL[1])
-        # The message changed after `mark`, so a frame follows it; the screen is
-        # redrawn at most every 100 ms, so after a pause the last frame is final.
-        board.wait_for(r"^FRAME 128x64 \d+\n(?:[0-9a-f]{32}\n){64}END$", 5, mark)
+        # The message changed after `mark`, so an update of its rows follows; the
+        # screen is redrawn at most every 100 ms, so after a pause the last is final.
+        board.wait_for(r"^(?:FRAME 128x64 \d+|ROWS 128x64 \d+ \d+)\n(?:[0-9a-f]{32}\n){1,64}END$", 5, mark)
         time.sleep(0.3)
     finally:
         s.close()

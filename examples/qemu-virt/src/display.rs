@@ -17,12 +17,14 @@ pub const HEIGHT: usize = 64;
 const ROW_BYTES: usize = WIDTH / 8;
 
 /// A 1-bit 128x64 frame buffer, like a buffered SSD1306. Drawing changes the buffer;
-/// [`flush`](Flush::flush) writes the whole frame to the serial port in the format
-/// described in the [crate docs](crate#serial-frame-format), but only if a pixel
-/// changed since the last flush.
+/// [`flush`](Flush::flush) writes it to the serial port in the format described in
+/// the [crate docs](crate#serial-frame-format): the whole frame the first time, then
+/// only the band of rows that changed (as the SSD1306 and SH1106 drivers send only
+/// what changed), and nothing if no pixel changed.
 pub struct FrameDisplay {
     pixels: [[u8; ROW_BYTES]; HEIGHT],
-    changed: bool,
+    /// First and last row changed since the last flush.
+    dirty: Option<(usize, usize)>,
     frames: u32,
 }
 
@@ -31,7 +33,7 @@ impl FrameDisplay {
     pub const fn new() -> Self {
         Self {
             pixels: [[0; ROW_BYTES]; HEIGHT],
-            changed: false,
+            dirty: None,
             frames: 0,
         }
     }
@@ -46,13 +48,20 @@ impl FrameDisplay {
         x < WIDTH && y < HEIGHT && self.pixels[y][x / 8] & (0x80 >> (x % 8)) != 0
     }
 
-    fn write_frame(&mut self) {
+    /// Writes rows `first..=last`: as a `FRAME` the first time, else as `ROWS`.
+    fn write_rows(&mut self, first: usize, last: usize) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.frames = self.frames.wrapping_add(1);
-        crate::println!("FRAME {WIDTH}x{HEIGHT} {}", self.frames);
+        let (first, last) = if self.frames == 1 {
+            crate::println!("FRAME {WIDTH}x{HEIGHT} {}", self.frames);
+            (0, HEIGHT - 1)
+        } else {
+            crate::println!("ROWS {WIDTH}x{HEIGHT} {} {first}", self.frames);
+            (first, last)
+        };
         let mut line = [0u8; 2 * ROW_BYTES + 1];
         line[2 * ROW_BYTES] = b'\n';
-        for row in &self.pixels {
+        for row in self.pixels.iter().take(last + 1).skip(first) {
             for (i, byte) in row.iter().enumerate() {
                 line[2 * i] = HEX[usize::from(byte >> 4)];
                 line[2 * i + 1] = HEX[usize::from(byte & 0xf)];
@@ -97,8 +106,13 @@ impl DrawTarget for FrameDisplay {
             } else {
                 *byte & !mask
             };
-            self.changed |= new != *byte;
-            *byte = new;
+            if new != *byte {
+                *byte = new;
+                self.dirty = Some(match self.dirty {
+                    Some((first, last)) => (first.min(y), last.max(y)),
+                    None => (y, y),
+                });
+            }
         }
         Ok(())
     }
@@ -106,9 +120,8 @@ impl DrawTarget for FrameDisplay {
 
 impl Flush for FrameDisplay {
     fn flush(&mut self) -> Result<(), Infallible> {
-        if self.changed {
-            self.changed = false;
-            self.write_frame();
+        if let Some((first, last)) = self.dirty.take() {
+            self.write_rows(first, last);
         }
         Ok(())
     }
