@@ -10,9 +10,12 @@ use crate::log::trace_event;
 use crate::server_config::ServerConfig;
 use crate::server_event::{CloseReason, ServerEvent};
 use crate::status_screen::StatusScreen;
-use crate::text_decoder::TextDecoder;
 use crate::time::Instant;
 use crate::{Error, Flush, ServerStats};
+
+mod message_feed;
+
+use message_feed::{Fed, MessageFeed};
 
 /// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
 const EVENT_QUEUE: usize = 16;
@@ -35,7 +38,7 @@ struct Connection<Socket> {
     start: usize,
     end: usize,
     last_activity: Instant,
-    decoder: TextDecoder,
+    feed: MessageFeed,
 }
 
 /// The newest characters received in one poll of a slot.
@@ -72,6 +75,16 @@ enum Step {
 ///   bytes it receives nothing more, which passes the backpressure on to its peer
 ///   without slowing the other slots.
 ///
+/// * The message line shows the end of the newest receive that had text. The end of
+///   a receive longer than 408 bytes (580 with `cjk`) is decoded only when the
+///   screen is next redrawn, and only if that receive is still the newest then; a
+///   long receive that another long one on the same connection follows is never
+///   decoded (the later one's end is enough to decode correctly). This needs
+///   `BUF` ≥ 4 × 408 (or 4 × 580) bytes, as the end waits in the last bytes of the
+///   slot's buffer; with smaller slots every receive is decoded as it comes. A bulk
+///   sender then costs the screen a few hundred bytes of decoding per redraw
+///   rather than per receive.
+///
 /// [`poll`](Self::poll) does a bounded amount of work and returns; call it from the
 /// main loop. The `Stack: TcpClientStack` bound on the struct is needed only to name
 /// the socket type.
@@ -93,6 +106,8 @@ where
     shown: Option<Shown>,
     screen_enabled: bool,
     first_slot: usize,
+    /// The slot whose deferred receive is the newest receive of all, if it is.
+    latest_deferred: Option<usize>,
 }
 
 type PollResult<S, D> = Result<
@@ -125,6 +140,7 @@ where
             shown: None,
             screen_enabled: true,
             first_slot: 0,
+            latest_deferred: None,
         }
     }
 
@@ -163,7 +179,8 @@ where
         &self.stats
     }
 
-    /// The screen's text model (what is, or is about to be, on the display).
+    /// The screen's text model (what is, or is about to be, on the display; a long
+    /// receive reaches it at the next redraw, see the type's docs).
     pub fn screen(&self) -> &StatusScreen {
         &self.screen
     }
@@ -202,7 +219,8 @@ where
 
     /// Stop (`false`) or resume (`true`) drawing the status screen, e.g. while the
     /// application shows a page of its own on the display. Echoing goes on; the
-    /// text model keeps up, and resuming repaints the whole screen.
+    /// text model keeps up (once per refresh interval), and resuming repaints the
+    /// whole screen.
     pub fn set_screen_enabled(&mut self, enabled: bool) {
         if enabled && !self.screen_enabled {
             self.screen.invalidate();
@@ -283,7 +301,7 @@ where
             start: 0,
             end: 0,
             last_activity: now,
-            decoder: TextDecoder::new(),
+            feed: MessageFeed::new(),
         });
         self.stats.accepted = self.stats.accepted.wrapping_add(1);
         self.stats.active = self.stats.active.wrapping_add(1);
@@ -355,11 +373,17 @@ where
         let buf = &mut self.buffers[slot];
         let mut received = false;
         if conn.start == conn.end {
-            let n = receive(&mut self.stack, conn, buf, &mut self.stats)?;
-            if let Some(data) = buf.get(..n).filter(|d| !d.is_empty()) {
+            let room = conn.feed.before_receive(buf, conn.end);
+            let into = buf.get_mut(..room).unwrap_or_default();
+            let n = receive(&mut self.stack, conn, into, &mut self.stats)?;
+            if n > 0 {
                 received = true;
                 conn.last_activity = now;
-                decode_for_screen(&mut conn.decoder, data, text);
+                match conn.feed.received(buf, n, text) {
+                    Fed::Deferred => self.latest_deferred = Some(slot),
+                    Fed::Decoded(true) => self.latest_deferred = None,
+                    Fed::Decoded(false) => {}
+                }
             }
         }
         let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats)?;
@@ -388,6 +412,9 @@ where
     }
 
     fn end(&mut self, slot: usize, reason: CloseReason) {
+        if self.latest_deferred == Some(slot) {
+            self.settle_latest();
+        }
         let Some(conn) = self.connections[slot].take() else {
             return;
         };
@@ -399,6 +426,22 @@ where
         self.close_quietly(conn.socket);
         trace_event!(debug, "slot {} closed", slot);
         self.push_event(ServerEvent::Closed { slot, peer, reason });
+    }
+
+    /// Decodes the newest receive if its decoding was deferred, for the message line.
+    fn settle_latest(&mut self) {
+        let Some(slot) = self.latest_deferred.take() else {
+            return;
+        };
+        let (Some(Some(conn)), Some(buf)) =
+            (self.connections.get_mut(slot), self.buffers.get(slot))
+        else {
+            return;
+        };
+        let mut text = ScreenText::new();
+        if conn.feed.settle(buf, conn.end, &mut text) {
+            self.screen.set_message_chars(text.iter().copied());
+        }
     }
 
     /// A failed close still frees the socket on every stack we know, and there is
@@ -450,7 +493,11 @@ where
         let due = self
             .last_draw
             .is_none_or(|t| now - t >= self.config.refresh_interval);
-        if !self.screen_enabled || !self.screen.is_dirty() || !due {
+        if !due {
+            return Ok(());
+        }
+        self.settle_latest();
+        if !self.screen_enabled || !self.screen.is_dirty() {
             return Ok(());
         }
         self.last_draw = Some(now);
@@ -515,20 +562,5 @@ fn close_reason<E: TcpError>(error: &E) -> CloseReason {
     match error.kind() {
         TcpErrorKind::PipeClosed => CloseReason::PipeClosed,
         _ => CloseReason::Error,
-    }
-}
-
-/// Decodes one receive; if it has anything to show, it replaces what earlier receives
-/// of the same poll left, so the message line shows the latest receive only.
-fn decode_for_screen(decoder: &mut TextDecoder, bytes: &[u8], text: &mut ScreenText) {
-    let mut fresh = ScreenText::new();
-    decoder.decode_tail(bytes, SCREEN_TAIL, |c| {
-        if fresh.is_full() {
-            fresh.pop_front();
-        }
-        let _ = fresh.push_back(c);
-    });
-    if !fresh.is_empty() {
-        *text = fresh;
     }
 }

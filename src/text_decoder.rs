@@ -98,27 +98,45 @@ impl TextDecoder {
     /// A chunk that ends in `keep` + 33 bytes of plain ASCII (printable, TAB, CR, LF)
     /// passes its last `keep` (blanks as spaces): no escape sequence can start in
     /// plain ASCII, and one that began before swallows at most 32 characters, so the
-    /// last `keep` are text and the decoder is idle after them. Otherwise, a chunk longer than 320 + 4 × `keep`
-    /// bytes is decoded from that many bytes at its end only: the first 320 bring the
-    /// decoder back in step, the last 4 × `keep` are passed on. That is `keep`
-    /// characters or more unless they hold control characters or escape sequences;
-    /// then it may be fewer. A shorter chunk is decoded whole. So a screen that shows
-    /// a line's worth costs a bulk echo at most a few hundred bytes of decoding per
-    /// receive, however large the receive, and text about a hundred.
-    pub fn decode_tail(&mut self, bytes: &[u8], keep: usize, mut out: impl FnMut(char)) {
-        if let Some(text) = plain_end(bytes, keep) {
-            *self = Self::new();
-            for &b in text {
-                out(if b < b' ' { ' ' } else { char::from(b) });
-            }
-            return;
+    /// last `keep` are text and the decoder is idle after them. Otherwise, a chunk
+    /// longer than 320 + 4 × `keep` bytes is decoded from that many bytes at its end
+    /// only: the first 320 bring the decoder back in step, the last 4 × `keep` are
+    /// passed on. That is `keep` characters or more unless they hold control
+    /// characters or escape sequences; then it may be fewer. A shorter chunk is
+    /// decoded whole. So a screen that shows a line's worth costs a bulk echo at most
+    /// a few hundred bytes of decoding per receive, however large the receive, and
+    /// text about a hundred.
+    pub fn decode_tail(&mut self, bytes: &[u8], keep: usize, out: impl FnMut(char)) {
+        if bytes.len() > Self::tail_window(keep) {
+            return self.decode_long_end(bytes, keep, out);
         }
-        let window = keep.saturating_mul(MAX_CHAR_BYTES).saturating_add(RESYNC);
-        match bytes.len().checked_sub(window) {
-            Some(skip) if skip > 0 => {
-                self.decode_window(bytes.get(skip..).unwrap_or_default(), out)
-            }
-            _ => self.decode(bytes, out),
+        match plain_end(bytes, keep) {
+            Some(text) => self.pass_plain(text, out),
+            None => self.decode(bytes, out),
+        }
+    }
+
+    /// The bytes at the end of a chunk that [`decode_tail`](Self::decode_tail) reads
+    /// at most: 320 + 4 × `keep`.
+    pub(crate) const fn tail_window(keep: usize) -> usize {
+        keep.saturating_mul(MAX_CHAR_BYTES).saturating_add(RESYNC)
+    }
+
+    /// `decode_tail` of a chunk longer than `tail_window(keep)`, given at least the
+    /// last `tail_window(keep)` bytes of it (the chunk itself may be gone).
+    pub(crate) fn decode_long_end(&mut self, end: &[u8], keep: usize, out: impl FnMut(char)) {
+        if let Some(text) = plain_end(end, keep) {
+            return self.pass_plain(text, out);
+        }
+        let skip = end.len().saturating_sub(Self::tail_window(keep));
+        self.decode_window(end.get(skip..).unwrap_or_default(), out);
+    }
+
+    /// Passes plain ASCII that ends a chunk; the decoder is then idle.
+    fn pass_plain(&mut self, text: &[u8], mut out: impl FnMut(char)) {
+        *self = Self::new();
+        for &b in text {
+            out(if b < b' ' { ' ' } else { char::from(b) });
         }
     }
 

@@ -527,3 +527,125 @@ fn the_message_line_shows_the_latest_receive_even_within_one_poll() {
     a.read();
     assert_eq!(a.received, b"firstlast!");
 }
+
+/// Slots large enough that decoding long receives for the screen is deferred.
+type LargeServer<'n> = EchoServer<MockStack<'n>, RecordingDisplay, 4, 4096>;
+
+fn large_server(net: &MockNetwork) -> LargeServer<'_> {
+    let mut s = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config());
+    s.poll(Instant::ZERO).unwrap();
+    s
+}
+
+fn pump_large(srv: &mut LargeServer<'_>, peers: &mut [&mut Peer<'_>], now: Instant) {
+    for _ in 0..3 {
+        let _ = srv.poll(now);
+        for p in peers.iter_mut() {
+            p.read();
+        }
+    }
+}
+
+/// What the message line shows for `text` received in one piece.
+fn fitted(text: &str) -> String {
+    let mut screen = StatusScreen::new();
+    screen.set_message_chars(text.chars());
+    screen.message().to_string()
+}
+
+/// 3000 bytes of text that end in `end`.
+fn long_text(end: &str) -> String {
+    let filler: String = (0..3000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    filler + end
+}
+
+#[test]
+fn a_long_receive_reaches_the_message_line_at_the_next_redraw() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = large_server(&net);
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    a.send(b"first");
+    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1000));
+    assert_eq!(srv.screen().message(), "first");
+    let long = long_text("the very end");
+    assert_eq!(a.send(long.as_bytes()), long.len());
+    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1050));
+    assert_eq!(
+        a.received,
+        [b"first", long.as_bytes()].concat(),
+        "echoed at once"
+    );
+    assert_eq!(srv.screen().message(), "first", "decoded only when drawn");
+    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1100));
+    assert_eq!(srv.screen().message(), fitted(&long));
+    assert_glass_shows(&mut srv, &fitted(&long));
+}
+
+#[test]
+fn the_newest_receive_wins_when_a_long_one_waits_to_be_decoded() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = large_server(&net);
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut b = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    a.send(b"first");
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1000));
+    // A long receive, then a short one from another client: the short one is newer.
+    a.send(long_text("from a").as_bytes());
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1040));
+    b.send(b"b is newer");
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1060));
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1100));
+    assert_eq!(srv.screen().message(), "b is newer");
+    // And the other way round: the long one is newer.
+    b.send(b"b first");
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1150));
+    let long = long_text("a is newer");
+    a.send(long.as_bytes());
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1160));
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1200));
+    assert_eq!(srv.screen().message(), fitted(&long));
+    // A short receive right after a long one on the same connection continues it:
+    // the long one ended inside an escape sequence that the short one finishes.
+    let open = long_text("bulk\x1b[3");
+    a.send(open.as_bytes());
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1250));
+    a.send(b"1mred");
+    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1300));
+    assert_eq!(srv.screen().message(), "red");
+    let sent = [b"first", long_text("from a").as_bytes()].concat();
+    assert!(a.received.starts_with(&sent));
+    assert_eq!(b.received, b"b is newerb first");
+}
+
+#[test]
+fn a_long_receive_of_a_connection_that_closes_is_still_shown() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = large_server(&net);
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    a.send(b"first");
+    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1000));
+    let long = long_text("last words");
+    a.send(long.as_bytes());
+    a.close();
+    pump_large(&mut srv, &mut [], Instant::from_millis(1010));
+    assert_eq!(srv.stats().active, 0, "the connection ended");
+    assert_eq!(srv.screen().message(), fitted(&long));
+}
+
+/// The glass of a large server's message line shows `message` as a full drawing.
+fn assert_glass_shows(srv: &mut LargeServer<'_>, message: &str) {
+    let mut reference = StatusScreen::new();
+    reference.set_message_chars(message.chars());
+    let mut fresh = RecordingDisplay::new();
+    reference.draw(&mut fresh).unwrap();
+    let line = embedded_graphics::primitives::Rectangle::new(
+        embedded_graphics::prelude::Point::new(0, 48),
+        embedded_graphics::prelude::Size::new(128, 16),
+    );
+    assert!(
+        srv.display_mut().glass_region_eq(&fresh, line),
+        "message line"
+    );
+}
