@@ -86,9 +86,17 @@ impl TextDecoder {
     /// Decode the next chunk of the stream, passing each displayable character to
     /// `out` in order.
     pub fn decode(&mut self, bytes: &[u8], mut out: impl FnMut(char)) {
+        self.decode_dyn(bytes, &mut out);
+    }
+
+    /// The one copy of the byte loop: generic callers would each get the whole
+    /// state machine inlined (several KB of flash apiece on a RISC-V board).
+    #[inline(never)]
+    fn decode_dyn(&mut self, bytes: &[u8], out: &mut dyn FnMut(char)) {
         let filter = &mut self.filter;
         for &byte in bytes {
-            self.utf8.push(byte, &mut |c| filter.push(c, &mut out));
+            self.utf8
+                .push(byte, &mut |c| filter.push(c, &mut |d| out(d)));
         }
     }
 
