@@ -12,7 +12,7 @@
 //! # How the calls map onto smoltcp
 //!
 //! Every call polls the interface once with the time of the [`Clock`] (except a
-//! `receive` that finds data already waiting), so a caller that spins on
+//! `receive` that finds data already waiting and a `send` that finds room), so a caller that spins on
 //! `nb::block!` makes progress; [`SmoltcpStack::poll`] does the same, and tends the
 //! pool, for times when the program makes no other call: call it once per main-loop
 //! pass. `send`, `receive` and `accept` tend the pool only after a poll that changed a

@@ -178,6 +178,14 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
         socket: &mut SmoltcpSocket,
         buffer: &[u8],
     ) -> nb::Result<usize, SmoltcpError> {
+        // A connection with room in its buffer needs no poll first (the poll after
+        // queuing sends the data); only a full buffer or a handshake waits for one.
+        if let (SocketState::Connected { handle, .. }, false) = (socket.state, buffer.is_empty()) {
+            match self.send_now(handle, buffer) {
+                Err(nb::Error::WouldBlock) => {}
+                done => return done,
+            }
+        }
         self.drive();
         let handle = self.connection(socket)?;
         if buffer.is_empty() {
