@@ -144,8 +144,8 @@ where
         }
     }
 
-    /// Do what can be done now without waiting: listen if not yet listening, accept,
-    /// echo, evict idle connections and redraw the screen.
+    /// Do what can be done now without waiting: listen if not yet listening, echo,
+    /// evict idle connections, accept and redraw the screen.
     ///
     /// Returns `Ok(true)` if anything happened (a caller may sleep briefly on
     /// `Ok(false)`). An `Err` reports a stack-wide or display failure; the rest of the
@@ -158,13 +158,15 @@ where
             Ok(p) => progress |= p,
             Err(e) => failure = Some(e),
         }
+        // Slots first: their echoes leave sooner, and slots that ended are free for
+        // the connections accepted next.
+        progress |= self.service_slots(now);
         if self.listener.is_some() {
             match self.accept(now) {
                 Ok(p) => progress |= p,
                 Err(e) => failure = failure.or(Some(e)),
             }
         }
-        progress |= self.service_slots(now);
         if let Err(e) = self.refresh_screen(now) {
             failure = failure.or(Some(e));
         }
@@ -371,22 +373,25 @@ where
             });
         };
         let buf = &mut self.buffers[slot];
-        let mut received = false;
+        let mut received = 0;
         if conn.start == conn.end {
             let room = conn.feed.before_receive(buf, conn.end);
             let into = buf.get_mut(..room).unwrap_or_default();
-            let n = receive(&mut self.stack, conn, into, &mut self.stats)?;
-            if n > 0 {
-                received = true;
+            received = receive(&mut self.stack, conn, into, &mut self.stats)?;
+            if received > 0 {
                 conn.last_activity = now;
-                match conn.feed.received(buf, n, text) {
-                    Fed::Deferred => self.latest_deferred = Some(slot),
-                    Fed::Decoded(true) => self.latest_deferred = None,
-                    Fed::Decoded(false) => {}
-                }
             }
         }
-        let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats)?;
+        // The echo leaves first: only the screen waits for the decoding.
+        let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats);
+        if received > 0 {
+            match conn.feed.received(buf, received, text) {
+                Fed::Deferred => self.latest_deferred = Some(slot),
+                Fed::Decoded(true) => self.latest_deferred = None,
+                Fed::Decoded(false) => {}
+            }
+        }
+        let (sent, received) = (sent?, received > 0);
         if sent {
             conn.last_activity = now;
         }
