@@ -29,7 +29,12 @@ fn events(server: &mut Server<'_>) -> Vec<ServerEvent> {
 }
 
 /// Polls the server and reads on every peer, `rounds` times, at time `now`.
-fn pump(server: &mut Server<'_>, peers: &mut [&mut Peer<'_>], now: Instant, rounds: usize) {
+fn pump<const BUF: usize>(
+    server: &mut EchoServer<MockStack<'_>, RecordingDisplay, 4, BUF>,
+    peers: &mut [&mut Peer<'_>],
+    now: Instant,
+    rounds: usize,
+) {
     for _ in 0..rounds {
         let _ = server.poll(now);
         for p in peers.iter_mut() {
@@ -537,15 +542,6 @@ fn large_server(net: &MockNetwork) -> LargeServer<'_> {
     s
 }
 
-fn pump_large(srv: &mut LargeServer<'_>, peers: &mut [&mut Peer<'_>], now: Instant) {
-    for _ in 0..3 {
-        let _ = srv.poll(now);
-        for p in peers.iter_mut() {
-            p.read();
-        }
-    }
-}
-
 /// What the message line shows for `text` received in one piece.
 fn fitted(text: &str) -> String {
     let mut screen = StatusScreen::new();
@@ -567,18 +563,18 @@ fn a_long_receive_reaches_the_message_line_at_the_next_redraw() {
     let mut srv = large_server(&net);
     let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
     a.send(b"first");
-    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1000));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 3);
     assert_eq!(srv.screen().message(), "first");
     let long = long_text("the very end");
     assert_eq!(a.send(long.as_bytes()), long.len());
-    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1050));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1050), 3);
     assert_eq!(
         a.received,
         [b"first", long.as_bytes()].concat(),
         "echoed at once"
     );
     assert_eq!(srv.screen().message(), "first", "decoded only when drawn");
-    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1100));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1100), 3);
     assert_eq!(srv.screen().message(), fitted(&long));
     assert_glass_shows(&mut srv, &fitted(&long));
 }
@@ -590,29 +586,74 @@ fn the_newest_receive_wins_when_a_long_one_waits_to_be_decoded() {
     let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
     let mut b = Peer::connect(&net, client_ip(2), server_addr(PORT));
     a.send(b"first");
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1000));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1000),
+        3,
+    );
     // A long receive, then a short one from another client: the short one is newer.
     a.send(long_text("from a").as_bytes());
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1040));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1040),
+        3,
+    );
     b.send(b"b is newer");
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1060));
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1100));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1060),
+        3,
+    );
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1100),
+        3,
+    );
     assert_eq!(srv.screen().message(), "b is newer");
     // And the other way round: the long one is newer.
     b.send(b"b first");
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1150));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1150),
+        3,
+    );
     let long = long_text("a is newer");
     a.send(long.as_bytes());
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1160));
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1200));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1160),
+        3,
+    );
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1200),
+        3,
+    );
     assert_eq!(srv.screen().message(), fitted(&long));
     // A short receive right after a long one on the same connection continues it:
     // the long one ended inside an escape sequence that the short one finishes.
     let open = long_text("bulk\x1b[3");
     a.send(open.as_bytes());
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1250));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1250),
+        3,
+    );
     a.send(b"1mred");
-    pump_large(&mut srv, &mut [&mut a, &mut b], Instant::from_millis(1300));
+    pump(
+        &mut srv,
+        &mut [&mut a, &mut b],
+        Instant::from_millis(1300),
+        3,
+    );
     assert_eq!(srv.screen().message(), "red");
     let sent = [b"first", long_text("from a").as_bytes()].concat();
     assert!(a.received.starts_with(&sent));
@@ -625,11 +666,11 @@ fn a_long_receive_of_a_connection_that_closes_is_still_shown() {
     let mut srv = large_server(&net);
     let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
     a.send(b"first");
-    pump_large(&mut srv, &mut [&mut a], Instant::from_millis(1000));
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 3);
     let long = long_text("last words");
     a.send(long.as_bytes());
     a.close();
-    pump_large(&mut srv, &mut [], Instant::from_millis(1010));
+    pump(&mut srv, &mut [], Instant::from_millis(1010), 3);
     assert_eq!(srv.stats().active, 0, "the connection ended");
     assert_eq!(srv.screen().message(), fitted(&long));
 }
