@@ -10,6 +10,11 @@
 //! a time. (The example programs simply sleep 2 ms when idle: cheaper for an idle
 //! server, slower to answer.)
 //!
+//! A third server, `minimal-poll`, is the least a one-thread poll loop can do
+//! without the library (plain non-blocking std sockets, same rounds and idle
+//! policy): the gap between it and the baseline is the one thread's, the gap between
+//! it and nal-echo the library's.
+//!
 //! `NAL_ECHO_BENCH_NICE=-6 cargo bench --bench echo` runs the poll thread at that
 //! nice value (Linux; lowering it needs root or CAP_SYS_NICE). With four clients the
 //! baseline's four server threads share the CPU fairly with the eight client threads
@@ -137,6 +142,97 @@ fn set_poll_thread_nice() {
     panic!("NAL_ECHO_BENCH_NICE={nice}: thread priorities are set on Linux only");
 }
 
+/// The least a one-thread poll loop can do, without the library: non-blocking std
+/// sockets, up to four connections (accepted only while fewer are open), the same
+/// eight receive/send rounds per connection and poll, and the same idle policy as
+/// [`start_nal_echo`]. It shows how much of a gap is the one thread and how much
+/// the library.
+fn start_minimal_poll<const BUF: usize>() -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = thread::spawn(move || {
+        set_poll_thread_nice();
+        let mut conns: Vec<MinimalConn<BUF>> = Vec::new();
+        let mut last_progress = Instant::now();
+        while !flag.load(Ordering::Relaxed) {
+            let mut progress = false;
+            if conns.len() < 4 {
+                if let Ok((stream, _)) = listener.accept() {
+                    stream.set_nonblocking(true).unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    conns.push(MinimalConn::new(stream));
+                    progress = true;
+                }
+            }
+            let before = conns.len();
+            conns.retain_mut(|conn| conn.serve(&mut progress));
+            progress |= conns.len() != before;
+            if progress {
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() < Duration::from_millis(2) {
+                thread::yield_now();
+            } else {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    wait_listening(addr);
+    Running {
+        addr,
+        stop,
+        thread: Some(thread),
+    }
+}
+
+/// A connection of [`start_minimal_poll`]: its stream and what is left to echo.
+struct MinimalConn<const BUF: usize> {
+    stream: TcpStream,
+    buf: Box<[u8; BUF]>,
+    start: usize,
+    end: usize,
+}
+
+impl<const BUF: usize> MinimalConn<BUF> {
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            buf: Box::new([0; BUF]),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Up to eight rounds of receive-then-send; `false` once the connection ended.
+    fn serve(&mut self, progress: &mut bool) -> bool {
+        for _ in 0..8 {
+            if self.start == self.end {
+                match self.stream.read(&mut self.buf[..]) {
+                    Ok(0) => return false,
+                    Ok(n) => (self.start, self.end) = (0, n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                    Err(_) => return false,
+                }
+                *progress = true;
+            }
+            match self.stream.write(&self.buf[self.start..self.end]) {
+                Ok(n) => {
+                    self.start += n;
+                    *progress |= n > 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+            if self.start < self.end {
+                return true;
+            }
+        }
+        true
+    }
+}
+
 fn start_baseline<const BUF: usize>() -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -242,11 +338,13 @@ fn ping_pong(conns: &[TcpStream], iters: u64) -> Duration {
 /// A server under test: its name, its echo buffer and how to start it.
 type Contender = (&'static str, fn() -> Running);
 
-fn servers() -> [Contender; 4] {
+fn servers() -> [Contender; 6] {
     [
         ("nal-echo/1KiB", start_nal_echo::<SMALL>),
+        ("minimal-poll/1KiB", start_minimal_poll::<SMALL>),
         ("thread-per-conn/1KiB", start_baseline::<SMALL>),
         ("nal-echo/16KiB", start_nal_echo::<LARGE>),
+        ("minimal-poll/16KiB", start_minimal_poll::<LARGE>),
         ("thread-per-conn/16KiB", start_baseline::<LARGE>),
     ]
 }
