@@ -385,3 +385,196 @@ fn qemu_frame_replays_a_frame_and_the_rows_that_changed_after_it() {
     assert_eq!(run(&rows_only, None).0, Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The demo takes port 5001 when it is free; its tests run one at a time so that each
+/// sees 5001 held by itself, not by the other's demo.
+static DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds 127.0.0.1:5001 if it can; if something else holds it, it is taken all the same.
+fn hold_port_5001() -> Option<TcpListener> {
+    TcpListener::bind("127.0.0.1:5001").ok()
+}
+
+/// The rows of the screen's message line, and how they look with each of the
+/// tutorial's messages on it.
+fn message_band() -> (std::ops::Range<usize>, [Vec<String>; 2]) {
+    let (hello, mixno) = (hex_rows("Hello Handbit"), hex_rows("I'am MixNo"));
+    let changed: Vec<usize> = (0..64).filter(|&y| hello[y] != mixno[y]).collect();
+    let band = changed[0]..changed[changed.len() - 1] + 1;
+    let looks = [hello[band.clone()].to_vec(), mixno[band.clone()].to_vec()];
+    (band, looks)
+}
+
+/// `lit(x, y)` of a 128x64 screen as 64 rows of 32 hex digits, like [`hex_rows`].
+fn rows_of(lit: impl Fn(u32, u32) -> bool) -> Vec<String> {
+    (0..64)
+        .map(|y| {
+            (0..16)
+                .map(|byte| {
+                    let bits =
+                        (0..8).fold(0u8, |acc, bit| acc << 1 | u8::from(lit(byte * 8 + bit, y)));
+                    format!("{bits:02x}")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The 128x64 screen in a PNG written by the examples (4 image pixels per screen
+/// pixel and a 1-pixel gap: 639x319), as hex rows.
+fn png_rows(path: &std::path::Path) -> Vec<String> {
+    let image = image::open(path).expect("a PNG").to_luma8();
+    assert_eq!(
+        image.dimensions(),
+        (128 * 5 - 1, 64 * 5 - 1),
+        "scale 4, gap 1"
+    );
+    rows_of(|x, y| image.get_pixel(x * 5 + 2, y * 5 + 2).0[0] > 128)
+}
+
+/// The summary's `sent N, echoed M, mismatches K`.
+fn demo_summary(line: &str) -> (u32, u32, u32) {
+    let number = |key: &str| -> u32 {
+        let at = line
+            .find(key)
+            .unwrap_or_else(|| panic!("{key:?} in {line:?}"))
+            + key.len();
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (number("sent "), number("echoed "), number("mismatches "))
+}
+
+#[test]
+fn the_demo_shows_the_tutorials_messages_verifies_every_echo_and_moves_off_a_taken_port() {
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let _held = hold_port_5001();
+    let dir = std::env::temp_dir().join(format!("nal-echo-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("screen.png");
+    let mut demo = Command::new(example("demo"))
+        .args(["--seconds", "2.5", "--png"])
+        .arg(&png)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (demo.stdout.take().unwrap(), demo.stderr.take().unwrap());
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut errors = String::new();
+    err.read_to_string(&mut errors).unwrap(); // ends when the demo exits
+    let (stdout, status) = (reader.join().unwrap(), demo.wait().unwrap());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout {stdout:?} stderr {errors:?}"
+    );
+
+    // It says which port it took instead, and the screen's header shows it.
+    let port: u16 = errors
+        .lines()
+        .find_map(|l| l.strip_prefix("demo: port 5001 is taken, using "))
+        .unwrap_or_else(|| panic!("no port notice in {errors:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(port, 5001);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("header: 127.0.0.1:{port}"));
+    assert!(lines.contains(&"state: accepting....."), "{lines:?}");
+    assert!(lines.contains(&"message: Hello Handbit"), "{lines:?}");
+    assert!(lines.contains(&"message: I'am MixNo"), "{lines:?}");
+    let (sent, echoed, mismatches) = demo_summary(lines[lines.len() - 1]);
+    assert!(sent >= 2, "{sent} messages in 2.5 s at one a second");
+    assert_eq!((echoed, mismatches), (sent, 0));
+
+    // The PNG is the screen: its message line shows one of the tutorial's messages.
+    let (band, looks) = message_band();
+    let shown = png_rows(&png)[band].to_vec();
+    assert!(
+        looks.contains(&shown),
+        "the PNG's message line is neither message"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Screen pixels from the half-block characters of the terminal view: each
+/// character is two pixels, one above the other.
+fn half_block_rows(frame: &[&str]) -> Vec<String> {
+    let cells: Vec<Vec<char>> = frame.iter().map(|l| l.chars().collect()).collect();
+    rows_of(|x, y| {
+        let c = cells[y as usize / 2][x as usize];
+        let top = y % 2 == 0;
+        c == '█' || (top && c == '▀') || (!top && c == '▄')
+    })
+}
+
+#[test]
+fn the_demo_draws_the_screen_in_a_terminal_with_half_blocks_redrawn_in_place() {
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let demo = example("demo");
+    let out = Command::new("python3")
+        .arg(python_script("in_terminal.py"))
+        .args(["40", "200", "20"])
+        .arg(&demo)
+        .args(["--seconds", "2.5"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert_eq!(out.status.code(), Some(0), "{text:?}");
+
+    // Each view is one synchronized update; after the first, the cursor goes back up
+    // over the last one and draws over it.
+    let views: Vec<&str> = text.split("\x1b[?2026h").skip(1).collect();
+    assert!(views.len() >= 2, "{} views", views.len());
+    let up = format!("\x1b[{}A\r", views[0].matches('\n').count());
+    assert!(
+        views[1].starts_with(&up),
+        "redraw starts with {up:?}: {:?}",
+        &views[1][..20]
+    );
+
+    // The last view: the screen in a box of 64 half-block rows, two pixels per row,
+    // with the client's statistics beside it (200 columns are enough).
+    let last = views[views.len() - 1];
+    let last = last.strip_prefix(up.as_str()).unwrap_or(last);
+    let rows: Vec<&str> = last.split("\r\n").collect();
+    assert!(
+        rows[0].starts_with("┌─ Handbit OLED 128x64 "),
+        "{:?}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("│  MixNo client -> 127.0.0.1:"),
+        "{:?}",
+        rows[1]
+    );
+    let inside: Vec<&str> = rows[1..33]
+        .iter()
+        .map(|r| {
+            let r = r.strip_prefix('│').expect("box edge");
+            let end = r.char_indices().nth(128).map_or(r.len(), |(i, _)| i);
+            &r[..end]
+        })
+        .collect();
+    let (band, looks) = message_band();
+    let shown = half_block_rows(&inside)[band].to_vec();
+    assert!(
+        looks.contains(&shown),
+        "the message line is neither message"
+    );
+
+    // The terminal is given back (cursor shown, line wrap on) before the summary.
+    let (view, summary) = text.rsplit_once("\x1b[?25h").expect("cursor shown again");
+    assert!(view.ends_with("\x1b[?7h"), "line wrap back on");
+    let (sent, echoed, mismatches) = demo_summary(summary.trim_end());
+    assert!(sent >= 2);
+    assert_eq!((echoed, mismatches), (sent, 0));
+}
