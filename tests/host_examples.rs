@@ -578,3 +578,30 @@ fn the_demo_draws_the_screen_in_a_terminal_with_half_blocks_redrawn_in_place() {
     assert!(sent >= 2);
     assert_eq!((echoed, mismatches), (sent, 0));
 }
+
+#[test]
+fn the_server_rewrites_its_png_after_each_message() {
+    let dir = std::env::temp_dir().join(format!("nal-echo-server-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("screen.png");
+    let port = free_port();
+    let _srv = server(
+        &format!("127.0.0.1:{port}"),
+        &["--png", png.to_str().unwrap()],
+    );
+    let (band, looks) = message_band();
+    let mut s = connect(localhost(port));
+    for (message, look) in ["Hello Handbit", "I'am MixNo"].iter().zip(&looks) {
+        echo_exact(&mut s, message.as_bytes());
+        let deadline = Instant::now() + WAIT;
+        // The file is replaced by a rename, so a read sees a whole PNG or the last one.
+        while !png.exists() || png_rows(&png)[band.clone()] != look[..] {
+            assert!(
+                Instant::now() < deadline,
+                "the PNG never showed {message:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
