@@ -605,3 +605,126 @@ fn the_server_rewrites_its_png_after_each_message() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reads until the peer ends the connection: `Ok(())` for an orderly close or a reset.
+fn read_until_closed(s: &mut TcpStream) -> Result<(), String> {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(format!("still open after {WAIT:?}: {e}")),
+        }
+    }
+}
+
+#[test]
+fn the_server_evicts_an_idle_client_and_keeps_a_busy_one() {
+    let port = free_port();
+    let srv = server(&format!("127.0.0.1:{port}"), &["--idle-timeout", "0.5"]);
+    let mut idle = connect(localhost(port));
+    echo_exact(&mut idle, b"then silence");
+    let idle_port = idle.local_addr().unwrap().port();
+    let mut busy = connect(localhost(port));
+    let start = Instant::now();
+    let evicted = format!("evict 127.0.0.1:{idle_port} slot ");
+    // The busy client talks every 100 ms while the idle one waits for its eviction.
+    let mut round = 0;
+    loop {
+        echo_exact(&mut busy, format!("busy {round}").as_bytes());
+        round += 1;
+        if let Ok(line) = srv.lines.recv_timeout(Duration::from_millis(100)) {
+            assert!(
+                !line.contains("(idle)") || line.starts_with(&evicted),
+                "{line}"
+            );
+            if line.starts_with(&evicted) {
+                assert!(line.ends_with(" (idle)"), "{line}");
+                break;
+            }
+        }
+        assert!(start.elapsed() < WAIT, "no eviction within {WAIT:?}");
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "evicted early"
+    );
+    read_until_closed(&mut idle).unwrap();
+    // The busy one goes on being served for longer than the idle timeout.
+    for more in 0..8 {
+        thread::sleep(Duration::from_millis(100));
+        echo_exact(&mut busy, format!("still here {more}").as_bytes());
+    }
+}
+
+#[test]
+fn the_server_denies_a_peer_not_on_its_allowlist() {
+    let port = free_port();
+    let mut srv = server(&format!("127.0.0.1:{port}"), &["--allow", "127.0.0.2"]);
+    let mut denied = connect(localhost(port));
+    let from = denied.local_addr().unwrap().port();
+    srv.expect_line("'deny'", |l| {
+        l == format!("deny 127.0.0.1:{from} (not allowed)")
+    });
+    let _ = denied.write_all(b"anyone there?");
+    read_until_closed(&mut denied).unwrap();
+    // The same address on the list is served.
+    let port = free_port();
+    let _srv = server(&format!("127.0.0.1:{port}"), &["--allow", "127.0.0.1"]);
+    let mut allowed = connect(localhost(port));
+    echo_exact(&mut allowed, b"allowed");
+}
+
+#[test]
+fn the_client_example_sends_its_messages_in_turn() {
+    let port = free_port();
+    let mut py = Proc::start(
+        Command::new("python3")
+            .arg(python_script("tutorial_server.py"))
+            .arg(port.to_string()),
+    );
+    py.expect_line("'accepting.....'", |l| l == "accepting.....");
+    let mut client = Proc::start(Command::new(example("client")).args([
+        "--connect",
+        &format!("127.0.0.1:{port}"),
+        "--message",
+        "掌控板 one",
+        "--message",
+        "two",
+        "--period-ms",
+        "100",
+        "--count",
+        "3",
+    ]));
+    assert_eq!(client.wait_exit(), 0, "client output: {:?}", client.seen);
+    // recv(1024) may join messages that arrive together; their order is kept.
+    let mut received = String::new();
+    while !received.contains("掌控板 onetwo掌控板 one") {
+        received += &py.expect_line("a message", |_| true);
+    }
+}
+
+#[test]
+fn the_client_example_fails_on_a_wrong_echo() {
+    let port = free_port();
+    // Echoes everything in upper case: not what was sent.
+    let upper = "import socket,sys\n\
+        l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+        l.bind(('127.0.0.1', int(sys.argv[1]))); l.listen(1); print('ready', flush=True)\n\
+        c,_=l.accept()\n\
+        while (d:=c.recv(1024)): c.send(d.upper())\n";
+    let mut py = Proc::start(Command::new("python3").args(["-c", upper, &port.to_string()]));
+    py.expect_line("'ready'", |l| l == "ready");
+    let mut client = Proc::start(Command::new(example("client")).args([
+        "--connect",
+        &format!("127.0.0.1:{port}"),
+        "--period-ms",
+        "100",
+        "--count",
+        "3",
+    ]));
+    client.expect_line("'mismatch'", |l| l.starts_with("mismatch"));
+    assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
+}
