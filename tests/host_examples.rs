@@ -728,3 +728,19 @@ fn the_client_example_fails_on_a_wrong_echo() {
     client.expect_line("'mismatch'", |l| l.starts_with("mismatch"));
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_demo_stops_on_ctrl_c_with_its_summary() {
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let mut demo = Proc::start(&mut Command::new(example("demo")));
+    demo.expect_line("the first message", |l| l == "message: Hello Handbit");
+    // SAFETY: a signal to our own child, whose pid is valid until it is waited for.
+    let sent = unsafe { libc::kill(demo.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    assert_eq!(demo.wait_exit(), 0, "{:?}", demo.seen);
+    let summary = demo.expect_line("the summary", |l| l.starts_with("demo: sent "));
+    let (sent, echoed, mismatches) = demo_summary(&summary);
+    assert!(sent >= 1);
+    assert_eq!((echoed, mismatches), (sent, 0));
+}
