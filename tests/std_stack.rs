@@ -555,3 +555,83 @@ fn the_echo_server_over_the_std_stack_echoes_a_std_client() {
     // Released means closed: the port is free again.
     assert!(TcpListener::bind((V4, port)).is_ok());
 }
+
+/// How long `wait` sleeps when nothing happens in these tests.
+const SHORT_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(60);
+/// A `wait` for news that comes: long enough never to time out by accident.
+const LONG_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(10_000);
+
+/// `stack.wait(timeout)`, with how long it took.
+fn timed_wait(stack: &StdStack, timeout: nal_echo::Duration) -> (bool, Duration) {
+    let start = Instant::now();
+    let woken = stack.wait(timeout);
+    (woken, start.elapsed())
+}
+
+/// Runs `act` on another thread after 50 ms, while the caller waits.
+fn later(act: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        sleep(Duration::from_millis(50));
+        act();
+    })
+}
+
+#[test]
+#[cfg(unix)]
+fn wait_sleeps_until_a_connection_is_queued() {
+    let _w = watchdog();
+    let mut stack = StdStack::bind_to(V4);
+    let (mut l, addr) = listener(&mut stack);
+    // Nobody connects: the whole timeout is slept, and it says so.
+    let (woken, took) = timed_wait(&stack, SHORT_WAIT);
+    assert!(!woken);
+    assert!(took >= Duration::from_millis(50), "woke after {took:?}");
+    let client = later(move || drop(std_client(addr)));
+    let (woken, took) = timed_wait(&stack, LONG_WAIT);
+    assert!(woken, "timed out after {took:?}");
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    let _ = accept(&mut stack, &mut l);
+    client.join().unwrap();
+}
+
+#[test]
+#[cfg(unix)]
+fn wait_on_a_clone_wakes_for_data_and_then_sleeps_again() {
+    let _w = watchdog();
+    let mut stack = StdStack::bind_to(V4);
+    let (mut server, mut client) = accepted_pair(&mut stack);
+    let waiter = stack.clone();
+    // Whatever the connection's set-up reported is taken by a first wait.
+    let _ = waiter.wait(SHORT_WAIT);
+    let writer = later(move || {
+        client.write_all(b"news").unwrap();
+        sleep(Duration::from_millis(300)); // open while the test reads
+    });
+    let (woken, took) = timed_wait(&waiter, LONG_WAIT);
+    assert!(woken, "timed out after {took:?}");
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    let mut buf = [0u8; 8];
+    assert_eq!(quick(|| stack.receive(&mut server, &mut buf)), Ok(4));
+    // Nothing new: a poll loop would sleep now, not spin.
+    let (woken, took) = timed_wait(&waiter, SHORT_WAIT);
+    assert!(!woken, "woken again after {took:?} with no news");
+    writer.join().unwrap();
+}
+
+#[test]
+#[cfg(unix)]
+fn wait_wakes_when_a_connected_peer_closes() {
+    let _w = watchdog();
+    let mut stack = StdStack::new();
+    let server = TcpListener::bind((V4, 0)).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut socket = stack.socket().unwrap();
+    let _ = until_ready(|| stack.connect(&mut socket, addr));
+    let (peer, _) = server.accept().unwrap();
+    let _ = stack.wait(SHORT_WAIT);
+    let closer = later(move || drop(peer));
+    let (woken, took) = timed_wait(&stack, LONG_WAIT);
+    assert!(woken, "timed out after {took:?}");
+    assert_eq!(quick(|| stack.receive(&mut socket, &mut [0u8; 4])), Ok(0));
+    closer.join().unwrap();
+}

@@ -22,6 +22,9 @@
 //!   [`StdError::Io`]`(ConnectionReset)` if it aborted.
 //! * Accepted and connected sockets have `TCP_NODELAY` on: echo latency matters more
 //!   than the packet count.
+//! * [`StdStack::wait`] sleeps until one of the stack's sockets has news (mio: epoll,
+//!   kqueue), so a host loop with nothing to do neither spins nor sleeps blind.
+//!   Clones share the list of sockets watched.
 //!
 //! ```
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -40,6 +43,7 @@
 
 mod error;
 mod os;
+mod readiness;
 
 use core::mem;
 use core::net::{IpAddr, SocketAddr};
@@ -50,14 +54,18 @@ use embedded_nal::{nb, TcpClientStack, TcpFullStack};
 
 pub use error::StdError;
 use os::Connect;
+use readiness::{Readiness, Watch};
 
 /// The OS's TCP sockets behind the embedded-nal traits, never blocking.
 ///
-/// The stack itself holds only where listeners bind; each [`StdSocket`] owns its OS
-/// socket, so dropping or closing a handle closes the socket.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// The stack holds where listeners bind and the OS's readiness list of its sockets
+/// (for [`wait`](Self::wait)); each [`StdSocket`] owns its OS socket, so dropping or
+/// closing a handle closes the socket. Clones share the readiness list: a server's
+/// and a client's stack cloned from one another can be waited on together.
+#[derive(Debug, Clone)]
 pub struct StdStack {
     bind_ip: Option<IpAddr>,
+    readiness: Readiness,
 }
 
 /// A socket of a [`StdStack`]: a fresh handle, a listener or a connection.
@@ -86,13 +94,34 @@ enum State {
 impl StdStack {
     /// A stack whose listeners accept on every address: dual-stack `[::]` where the
     /// OS allows it, else `0.0.0.0`.
-    pub const fn new() -> Self {
-        Self { bind_ip: None }
+    pub fn new() -> Self {
+        Self {
+            bind_ip: None,
+            readiness: Readiness::new(),
+        }
     }
 
     /// A stack whose listeners accept on `ip` only (for example `127.0.0.1` or `::1`).
-    pub const fn bind_to(ip: IpAddr) -> Self {
-        Self { bind_ip: Some(ip) }
+    pub fn bind_to(ip: IpAddr) -> Self {
+        Self {
+            bind_ip: Some(ip),
+            readiness: Readiness::new(),
+        }
+    }
+
+    /// Sleeps until one of the sockets of this stack and its clones has news (a
+    /// connection queued, data or a close arrived, room to send again, a connection
+    /// attempt ended), or `timeout` passed. Returns whether it was woken early.
+    ///
+    /// For a host loop, after a poll that made no progress: the thread sleeps in the
+    /// OS instead of spinning, and wakes as soon as there is work. News is reported
+    /// once (edge-triggered), so call it only after polling everything: what was
+    /// ready before that poll is not reported again. It may return early without
+    /// news. Keep `timeout` as short as the callers' timers need (idle eviction,
+    /// the client's period). Where the OS's notification is not available (Windows,
+    /// or a socket the OS refused to watch), it sleeps at most 1 ms.
+    pub fn wait(&self, timeout: crate::Duration) -> bool {
+        self.readiness.wait(timeout)
     }
 
     /// The socket's local address (for a listener bound to port 0, the port the OS
@@ -115,6 +144,35 @@ impl StdStack {
             State::Connected { peer, .. } => Some(peer),
             _ => None,
         }
+    }
+}
+
+impl StdStack {
+    /// Puts the socket's OS socket, if it has one yet, on the readiness list.
+    fn watch(&self, socket: &StdSocket) {
+        match &socket.state {
+            State::Listening(listener) => self.readiness.watch(listener, Watch::Accept),
+            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
+                self.readiness.watch(stream, Watch::Stream);
+            }
+            State::Fresh | State::Bound(_) => {}
+        }
+    }
+
+    fn unwatch(&self, socket: &StdSocket) {
+        match &socket.state {
+            State::Listening(listener) => self.readiness.unwatch(listener),
+            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
+                self.readiness.unwatch(stream);
+            }
+            State::Fresh | State::Bound(_) => {}
+        }
+    }
+}
+
+impl Default for StdStack {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -198,7 +256,11 @@ impl TcpClientStack for StdStack {
 
     fn connect(&mut self, socket: &mut StdSocket, remote: SocketAddr) -> nb::Result<(), StdError> {
         match socket.remote() {
-            None if matches!(socket.state, State::Fresh) => socket.start_connect(remote),
+            None if matches!(socket.state, State::Fresh) => {
+                let result = socket.start_connect(remote);
+                self.watch(socket);
+                result
+            }
             Some(current) if current == remote => socket.advance(),
             _ => Err(nb::Error::Other(StdError::InvalidState)),
         }
@@ -224,6 +286,7 @@ impl TcpClientStack for StdStack {
     /// Closes the OS socket: an orderly close, which the OS turns into a reset if
     /// received data was left unread.
     fn close(&mut self, socket: StdSocket) -> Result<(), StdError> {
+        self.unwatch(&socket);
         drop(socket);
         Ok(())
     }
@@ -248,6 +311,7 @@ impl TcpFullStack for StdStack {
             return Err(StdError::InvalidState);
         };
         socket.state = State::Listening(os::listen(self.bind_ip, port)?);
+        self.watch(socket);
         Ok(())
     }
 
@@ -256,6 +320,8 @@ impl TcpFullStack for StdStack {
             return Err(nb::Error::Other(StdError::InvalidState));
         };
         let (stream, peer) = os::accept(listener).map_err(nb_error)?;
-        Ok((StdSocket::new(State::Connected { stream, peer }), peer))
+        let socket = StdSocket::new(State::Connected { stream, peer });
+        self.watch(&socket);
+        Ok((socket, peer))
     }
 }
