@@ -164,7 +164,9 @@ fn main() -> ExitCode {
     config.period = Duration::from_millis(opts.period_ms);
     config.seed = std::process::id();
     let clock = HostClock::new();
-    let mut client = PeriodicClient::new(StdStack::new(), clock, config);
+    let stack = StdStack::new();
+    let waiter = stack.clone();
+    let mut client = PeriodicClient::new(stack, clock, config);
 
     let stop = support::ctrl_c_flag();
     let deadline = opts.count.map(|n| {
@@ -233,7 +235,7 @@ fn main() -> ExitCode {
             }
         }
         if !progress {
-            support::idle_sleep();
+            support::idle_wait(&waiter);
         }
     };
 

@@ -117,14 +117,13 @@ fn main() -> ExitCode {
     let mut server_config = ServerConfig::default();
     server_config.port = port;
     server_config.local_ip = Some(localhost);
-    let mut server: Server = EchoServer::new(
-        StdStack::bind_to(localhost),
-        HostDisplay::new(),
-        server_config,
-    );
+    // One readiness list for both sides, so the loop sleeps until either has news.
+    let stack = StdStack::bind_to(localhost);
+    let waiter = stack.clone();
+    let mut server: Server = EchoServer::new(stack.clone(), HostDisplay::new(), server_config);
     let mut client_config = ClientConfig::new(SocketAddr::new(localhost, port));
     client_config.seed = std::process::id();
-    let mut client: Client = PeriodicClient::new(StdStack::new(), clock, client_config);
+    let mut client: Client = PeriodicClient::new(stack, clock, client_config);
 
     let stop = support::ctrl_c_flag();
     let mut view = if term::stdout_is_terminal() {
@@ -173,7 +172,7 @@ fn main() -> ExitCode {
             png.update(server.display_mut());
         }
         if !progress {
-            support::idle_sleep();
+            support::idle_wait(&waiter);
         }
     }
 

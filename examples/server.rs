@@ -210,6 +210,7 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
         // parse() allowed no more than the capacity.
         let _ = config.allowlist.push(*ip);
     }
+    let waiter = stack.clone();
     let mut server = EchoServer::<_, _, SLOTS, BUF>::new(stack, HostDisplay::new(), config);
 
     let stop = support::ctrl_c_flag();
@@ -263,7 +264,7 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
             png.update(server.display_mut());
         }
         if !progress {
-            support::idle_sleep();
+            support::idle_wait(&waiter);
         }
     }
     drop(view);

@@ -16,18 +16,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use nal_echo::stack::std::StdStack;
 use nal_echo::{ClientStats, Clock, Duration, Instant};
 
-/// How long a loop sleeps when neither side made progress. Short enough for a
-/// prompt echo, long enough that an idle server stays far below 2 % of a core.
-pub const IDLE_SLEEP: StdDuration = StdDuration::from_millis(2);
+/// The longest a loop sleeps when neither side made progress: it wakes at once when
+/// a socket has news, so this only paces the timers (idle eviction, the client's
+/// period, redraws, Ctrl-C) and keeps an idle server far below 2 % of a core.
+pub const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 /// The tutorial's port.
 pub const DEFAULT_PORT: u16 = 5001;
 
-/// Sleep for [`IDLE_SLEEP`]: the only place the examples wait.
-pub fn idle_sleep() {
-    std::thread::sleep(IDLE_SLEEP);
+/// Sleep until one of `stack`'s sockets (or its clones') has news, at most
+/// [`IDLE_WAIT`]: the only place the examples wait.
+pub fn idle_wait(stack: &StdStack) {
+    stack.wait(IDLE_WAIT);
 }
 
 /// A [`Clock`] over `std::time::Instant`: milliseconds since the clock was made.
