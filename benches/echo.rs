@@ -6,14 +6,15 @@
 //! Both servers are run with the same echo buffer, twice: 1 KiB (the tutorial's
 //! `recv(1024)`, the library's default `BUF`) and 16 KiB (what a host program
 //! would choose; the `server` example does). The EchoServer runs in one thread:
-//! poll, and when a poll made no progress, yield for up to 2 ms, then sleep 1 ms at
-//! a time. (The example programs simply sleep 2 ms when idle: cheaper for an idle
-//! server, slower to answer.)
+//! poll, and when a poll made no progress, yield while the last progress is less
+//! than 2 ms old, else sleep in `StdStack::wait` (at most 2 ms) until a socket has
+//! news. (The example programs only sleep in `wait`: an idle program should not
+//! spin, and a few tens of microseconds of wake-up do not matter to them.)
 //!
 //! A third server, `minimal-poll`, is the least a one-thread poll loop can do
-//! without the library (plain non-blocking std sockets, same rounds and idle
-//! policy): the gap between it and the baseline is the one thread's, the gap between
-//! it and nal-echo the library's.
+//! without the library (plain non-blocking std sockets, same rounds, the same idle
+//! policy with poll(2) for `wait`): the gap between it and the baseline is the one thread's, the gap
+//! between it and nal-echo the library's.
 //!
 //! `NAL_ECHO_BENCH_NICE=-6 cargo bench --bench echo` runs the poll thread at that
 //! nice value (Linux; lowering it needs root or CAP_SYS_NICE). With four clients the
@@ -41,6 +42,37 @@ const BLOB: usize = 256 * 1024;
 const SMALL: usize = 1024;
 /// A buffer sized for a host.
 const LARGE: usize = 16 * 1024;
+
+/// The longest a poll loop with nothing to do sleeps before it polls again.
+const IDLE_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(2);
+
+/// What a poll loop does after a poll: nothing after progress; a yield while
+/// progress is recent (a spinning loop answers a round trip sooner than one the OS
+/// has to wake); after that, `sleep`, which sleeps in the OS until a socket has news.
+struct Idle {
+    last_progress: Instant,
+}
+
+impl Idle {
+    /// How long after the last progress the loop still spins.
+    const SPIN: Duration = Duration::from_millis(2);
+
+    fn new() -> Self {
+        Self {
+            last_progress: Instant::now(),
+        }
+    }
+
+    fn after_poll(&mut self, progress: bool, sleep: impl FnOnce()) {
+        if progress {
+            self.last_progress = Instant::now();
+        } else if self.last_progress.elapsed() < Self::SPIN {
+            thread::yield_now();
+        } else {
+            sleep();
+        }
+    }
+}
 
 /// A display that draws nowhere, so the bench measures the network path.
 struct Nowhere;
@@ -97,18 +129,16 @@ fn start_nal_echo<const BUF: usize>() -> Running {
         config.port = port;
         config.idle_timeout = None;
         let stack = StdStack::bind_to([127, 0, 0, 1].into());
+        let waiter = stack.clone();
         let mut server = EchoServer::<_, _, 4, BUF>::new(stack, NoFlush(Nowhere), config);
         let start = Instant::now();
-        let mut last_progress = Instant::now();
+        let mut idle = Idle::new();
         while !flag.load(Ordering::Relaxed) {
             let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
-            if server.poll(now).unwrap_or(true) {
-                last_progress = Instant::now();
-            } else if last_progress.elapsed() < Duration::from_millis(2) {
-                thread::yield_now();
-            } else {
-                thread::sleep(Duration::from_millis(1));
-            }
+            let progress = server.poll(now).unwrap_or(true);
+            idle.after_poll(progress, || {
+                waiter.wait(IDLE_WAIT);
+            });
         }
     });
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -144,9 +174,9 @@ fn set_poll_thread_nice() {
 
 /// The least a one-thread poll loop can do, without the library: non-blocking std
 /// sockets, up to four connections (accepted only while fewer are open), the same
-/// eight receive/send rounds per connection and poll, and the same idle policy as
-/// [`start_nal_echo`]. It shows how much of a gap is the one thread and how much
-/// the library.
+/// eight receive/send rounds per connection and poll, and the same [`Idle`] policy
+/// as [`start_nal_echo`], with poll(2) for the sleep. It shows how much of a gap is
+/// the one thread's and how much the library's.
 fn start_minimal_poll<const BUF: usize>() -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -156,7 +186,7 @@ fn start_minimal_poll<const BUF: usize>() -> Running {
     let thread = thread::spawn(move || {
         set_poll_thread_nice();
         let mut conns: Vec<MinimalConn<BUF>> = Vec::new();
-        let mut last_progress = Instant::now();
+        let mut idle = Idle::new();
         while !flag.load(Ordering::Relaxed) {
             let mut progress = false;
             if conns.len() < 4 {
@@ -170,13 +200,7 @@ fn start_minimal_poll<const BUF: usize>() -> Running {
             let before = conns.len();
             conns.retain_mut(|conn| conn.serve(&mut progress));
             progress |= conns.len() != before;
-            if progress {
-                last_progress = Instant::now();
-            } else if last_progress.elapsed() < Duration::from_millis(2) {
-                thread::yield_now();
-            } else {
-                thread::sleep(Duration::from_millis(1));
-            }
+            idle.after_poll(progress, || wait_ready(&listener, &conns));
         }
     });
     wait_listening(addr);
@@ -185,6 +209,38 @@ fn start_minimal_poll<const BUF: usize>() -> Running {
         stop,
         thread: Some(thread),
     }
+}
+
+/// Sleeps in poll(2) until the listener or a connection is ready for what the loop
+/// wants of it (receive, or send what is pending), at most [`IDLE_WAIT`].
+#[cfg(target_os = "linux")]
+fn wait_ready<const BUF: usize>(listener: &TcpListener, conns: &[MinimalConn<BUF>]) {
+    use std::os::fd::AsRawFd;
+    let entry = |fd: &dyn AsRawFd, events| libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let mut fds = Vec::with_capacity(5);
+    if conns.len() < 4 {
+        fds.push(entry(listener, libc::POLLIN));
+    }
+    for conn in conns {
+        let want = if conn.start < conn.end {
+            libc::POLLOUT
+        } else {
+            libc::POLLIN
+        };
+        fds.push(entry(&conn.stream, want));
+    }
+    let timeout = IDLE_WAIT.total_millis() as libc::c_int;
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfds for the whole call.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait_ready<const BUF: usize>(_: &TcpListener, _: &[MinimalConn<BUF>]) {
+    thread::sleep(Duration::from_millis(1));
 }
 
 /// A connection of [`start_minimal_poll`]: its stream and what is left to echo.
