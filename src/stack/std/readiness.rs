@@ -59,9 +59,7 @@ impl Readiness {
             .register(source, mio::Token(0), interest)
             .is_err()
         {
-            inner
-                .blind
-                .store(true, Ordering::Relaxed);
+            inner.blind.store(true, Ordering::Relaxed);
         }
     }
 
