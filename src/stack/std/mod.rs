@@ -119,7 +119,8 @@ impl StdStack {
     /// ready before that poll is not reported again. It may return early without
     /// news. Keep `timeout` as short as the callers' timers need (idle eviction,
     /// the client's period). Where the OS's notification is not available (Windows,
-    /// or a socket the OS refused to watch), it sleeps at most 1 ms.
+    /// or a socket the OS refused to watch), it sleeps at most 1 ms. Meant for one
+    /// waiting thread: clones waiting on several threads take turns.
     pub fn wait(&self, timeout: crate::Duration) -> bool {
         self.readiness.wait(timeout)
     }
