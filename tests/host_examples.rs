@@ -117,6 +117,31 @@ impl Drop for Proc {
     }
 }
 
+/// The tutorial's Python server on 127.0.0.1:`port`, once it is accepting.
+fn tutorial_server(port: u16) -> Proc {
+    let mut py = Proc::start(
+        Command::new("python3")
+            .arg(python_script("tutorial_server.py"))
+            .arg(port.to_string()),
+    );
+    py.expect_line("'accepting.....'", |l| l == "accepting.....");
+    py
+}
+
+/// The client example against 127.0.0.1:`port`, a message every 100 ms, with `args`.
+fn client_example(port: u16, args: &[&str]) -> Proc {
+    Proc::start(
+        Command::new(example("client"))
+            .args([
+                "--connect",
+                &format!("127.0.0.1:{port}"),
+                "--period-ms",
+                "100",
+            ])
+            .args(args),
+    )
+}
+
 /// The server example listening on `bind`; returns it once it said so.
 fn server(bind: &str, extra: &[&str]) -> Proc {
     let mut p = Proc::start(
@@ -175,20 +200,8 @@ fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived() {
 #[test]
 fn the_client_example_gets_six_echoes_from_the_tutorials_python_server() {
     let port = free_port();
-    let mut py = Proc::start(
-        Command::new("python3")
-            .arg(python_script("tutorial_server.py"))
-            .arg(port.to_string()),
-    );
-    py.expect_line("'accepting.....'", |l| l == "accepting.....");
-    let mut client = Proc::start(Command::new(example("client")).args([
-        "--connect",
-        &format!("127.0.0.1:{port}"),
-        "--period-ms",
-        "100",
-        "--count",
-        "6",
-    ]));
+    let mut py = tutorial_server(port);
+    let mut client = client_example(port, &["--count", "6"]);
     assert_eq!(client.wait_exit(), 0, "client output: {:?}", client.seen);
     let rtt = client.expect_line("with the rtt", |l| l.contains("rtt min/avg/max"));
     assert!(rtt.ends_with(" ms"), "{rtt}");
@@ -198,14 +211,7 @@ fn the_client_example_gets_six_echoes_from_the_tutorials_python_server() {
 #[test]
 fn the_client_example_fails_when_it_cannot_connect() {
     let port = free_port(); // nobody listens there
-    let mut client = Proc::start(Command::new(example("client")).args([
-        "--connect",
-        &format!("127.0.0.1:{port}"),
-        "--period-ms",
-        "100",
-        "--count",
-        "1",
-    ]));
+    let mut client = client_example(port, &["--count", "1"]);
     assert_ne!(client.wait_exit(), 0);
 }
 
@@ -322,18 +328,7 @@ fn hex_rows(message: &str) -> Vec<String> {
     screen
         .draw(&mut display)
         .expect("the recording display does not fail");
-    (0..64)
-        .map(|y| {
-            (0..16)
-                .map(|byte| {
-                    let bits = (0..8).fold(0u8, |acc, bit| {
-                        acc << 1 | u8::from(display.pixel(byte * 8 + bit, y))
-                    });
-                    format!("{bits:02x}")
-                })
-                .collect()
-        })
-        .collect()
+    rows_of(|x, y| display.pixel(x as i32, y as i32))
 }
 
 #[test]
@@ -680,24 +675,18 @@ fn the_server_denies_a_peer_not_on_its_allowlist() {
 #[test]
 fn the_client_example_sends_its_messages_in_turn() {
     let port = free_port();
-    let mut py = Proc::start(
-        Command::new("python3")
-            .arg(python_script("tutorial_server.py"))
-            .arg(port.to_string()),
+    let mut py = tutorial_server(port);
+    let mut client = client_example(
+        port,
+        &[
+            "--message",
+            "掌控板 one",
+            "--message",
+            "two",
+            "--count",
+            "3",
+        ],
     );
-    py.expect_line("'accepting.....'", |l| l == "accepting.....");
-    let mut client = Proc::start(Command::new(example("client")).args([
-        "--connect",
-        &format!("127.0.0.1:{port}"),
-        "--message",
-        "掌控板 one",
-        "--message",
-        "two",
-        "--period-ms",
-        "100",
-        "--count",
-        "3",
-    ]));
     assert_eq!(client.wait_exit(), 0, "client output: {:?}", client.seen);
     // recv(1024) may join messages that arrive together; their order is kept.
     let mut received = String::new();
@@ -717,14 +706,7 @@ fn the_client_example_fails_on_a_wrong_echo() {
         while (d:=c.recv(1024)): c.send(d.upper())\n";
     let mut py = Proc::start(Command::new("python3").args(["-c", upper, &port.to_string()]));
     py.expect_line("'ready'", |l| l == "ready");
-    let mut client = Proc::start(Command::new(example("client")).args([
-        "--connect",
-        &format!("127.0.0.1:{port}"),
-        "--period-ms",
-        "100",
-        "--count",
-        "3",
-    ]));
+    let mut client = client_example(port, &["--count", "3"]);
     client.expect_line("'mismatch'", |l| l.starts_with("mismatch"));
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
 }
