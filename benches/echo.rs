@@ -111,6 +111,29 @@ impl Drop for Running {
     }
 }
 
+impl Running {
+    /// Runs `serve` on a thread of its own until the returned `Running` is dropped;
+    /// `serve` gets the flag that says to stop.
+    fn spawn(addr: SocketAddr, serve: impl FnOnce(&AtomicBool) + Send + 'static) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || serve(&flag));
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// A non-blocking listener on a free loopback port, and its address.
+fn loopback_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    (listener, addr)
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -121,9 +144,8 @@ fn free_port() -> u16 {
 
 fn start_nal_echo<const BUF: usize>() -> Running {
     let port = free_port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::spawn(move || {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let running = Running::spawn(addr, move |stop| {
         set_poll_thread_nice();
         let mut config = ServerConfig::default();
         config.port = port;
@@ -133,7 +155,7 @@ fn start_nal_echo<const BUF: usize>() -> Running {
         let mut server = EchoServer::<_, _, 4, BUF>::new(stack, NoFlush(Nowhere), config);
         let start = Instant::now();
         let mut idle = Idle::new();
-        while !flag.load(Ordering::Relaxed) {
+        while !stop.load(Ordering::Relaxed) {
             let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
             let progress = server.poll(now).unwrap_or(true);
             idle.after_poll(progress, || {
@@ -141,13 +163,8 @@ fn start_nal_echo<const BUF: usize>() -> Running {
             });
         }
     });
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_listening(addr);
-    Running {
-        addr,
-        stop,
-        thread: Some(thread),
-    }
+    running
 }
 
 /// Applies `NAL_ECHO_BENCH_NICE` to the calling thread, if set.
@@ -178,16 +195,12 @@ fn set_poll_thread_nice() {
 /// as [`start_nal_echo`], with poll(2) for the sleep. It shows how much of a gap is
 /// the one thread's and how much the library's.
 fn start_minimal_poll<const BUF: usize>() -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::spawn(move || {
+    let (listener, addr) = loopback_listener();
+    let running = Running::spawn(addr, move |stop| {
         set_poll_thread_nice();
         let mut conns: Vec<MinimalConn<BUF>> = Vec::new();
         let mut idle = Idle::new();
-        while !flag.load(Ordering::Relaxed) {
+        while !stop.load(Ordering::Relaxed) {
             let mut progress = false;
             if conns.len() < 4 {
                 if let Ok((stream, _)) = listener.accept() {
@@ -204,11 +217,7 @@ fn start_minimal_poll<const BUF: usize>() -> Running {
         }
     });
     wait_listening(addr);
-    Running {
-        addr,
-        stop,
-        thread: Some(thread),
-    }
+    running
 }
 
 /// Sleeps in poll(2) until the listener or a connection is ready for what the loop
@@ -290,13 +299,9 @@ impl<const BUF: usize> MinimalConn<BUF> {
 }
 
 fn start_baseline<const BUF: usize>() -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
+    let (listener, addr) = loopback_listener();
+    Running::spawn(addr, move |stop| {
+        while !stop.load(Ordering::Relaxed) {
             match listener.accept() {
                 Ok((mut conn, _)) => {
                     conn.set_nonblocking(false).unwrap();
@@ -313,12 +318,7 @@ fn start_baseline<const BUF: usize>() -> Running {
                 Err(_) => thread::sleep(Duration::from_millis(1)),
             }
         }
-    });
-    Running {
-        addr,
-        stop,
-        thread: Some(thread),
-    }
+    })
 }
 
 /// Connects once and closes again, then waits until the server has closed its side
