@@ -151,22 +151,14 @@ impl StdStack {
 impl StdStack {
     /// Puts the socket's OS socket, if it has one yet, on the readiness list.
     fn watch(&self, socket: &StdSocket) {
-        match &socket.state {
-            State::Listening(listener) => self.readiness.watch(listener, Watch::Accept),
-            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
-                self.readiness.watch(stream, Watch::Stream);
-            }
-            State::Fresh | State::Bound(_) => {}
+        if let Some((os, what)) = socket.os_socket() {
+            self.readiness.watch(&*os, what);
         }
     }
 
     fn unwatch(&self, socket: &StdSocket) {
-        match &socket.state {
-            State::Listening(listener) => self.readiness.unwatch(listener),
-            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
-                self.readiness.unwatch(stream);
-            }
-            State::Fresh | State::Bound(_) => {}
+        if let Some((os, _)) = socket.os_socket() {
+            self.readiness.unwatch(&*os);
         }
     }
 }
@@ -180,6 +172,17 @@ impl Default for StdStack {
 impl StdSocket {
     const fn new(state: State) -> Self {
         Self { state }
+    }
+
+    /// The OS socket, once there is one, and what it is watched for.
+    fn os_socket(&self) -> Option<(socket2::SockRef<'_>, Watch)> {
+        match &self.state {
+            State::Listening(listener) => Some((listener.into(), Watch::Accept)),
+            State::Connecting { stream, .. } | State::Connected { stream, .. } => {
+                Some((stream.into(), Watch::Stream))
+            }
+            State::Fresh | State::Bound(_) => None,
+        }
     }
 
     /// Where a connection goes: its remote address once connecting.

@@ -222,20 +222,19 @@ mod tests {
 
     #[test]
     fn pending_connection_is_seen_before_accept_and_not_after() {
+        use ::std::thread::sleep;
+        use ::std::time::{Duration, Instant};
         let listener = listen(Some(Ipv4Addr::LOCALHOST.into()), 0).unwrap();
         assert!(!cfg!(unix) || !may_have_pending(&listener));
         let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         // The handshake ends in the kernel; the queue gets the connection soon after.
-        let deadline = ::std::time::Instant::now() + ::std::time::Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(5);
         let (_stream, from) = loop {
-            assert!(
-                ::std::time::Instant::now() < deadline,
-                "no connection queued"
-            );
+            assert!(Instant::now() < deadline, "no connection queued");
             if may_have_pending(&listener) {
                 break accept(&listener).unwrap();
             }
-            ::std::thread::sleep(::std::time::Duration::from_millis(1));
+            sleep(Duration::from_millis(1));
         };
         assert_eq!(from, peer.local_addr().unwrap());
         assert!(!cfg!(unix) || !may_have_pending(&listener));
