@@ -1,0 +1,568 @@
+//! A load tool to point at an echo server (a board, or the `server` example): many
+//! clients connect, send random messages, verify every echo byte for byte, close
+//! after a random number of messages and connect again, until the time is up.
+//!
+//! ```text
+//! cargo run --release --example soak -- --connect HOST:PORT [--clients N]
+//!        [--seconds S] [--max-len N] [--max-messages N] [--hang-timeout S]
+//!        [--seed N] [--json]
+//! ```
+//!
+//! * `--connect HOST:PORT`: the echo server (HOST: IP or name; IPv6 as `[::1]:5001`).
+//! * `--clients N`: clients looping at once, each on its own thread, 1 to 1024.
+//!   Default 64.
+//! * `--seconds S`: how long clients start new messages (decimal). Default 60.
+//! * `--max-len N`: each message is 1 to N random bytes, N from 1 to 16384. Default
+//!   2048. (A client writes a whole message before it reads the echo, so a message
+//!   must fit in the buffers between it and the server; 16 KiB does.)
+//! * `--max-messages N`: each connection sends 1 to N messages, then closes. Default 32.
+//! * `--hang-timeout S`: how long the server has to answer (decimal, > 0). Default 5.
+//! * `--seed N`: the random generator's seed (default: from the clock). The same
+//!   seed gives every client the same lengths, bytes and message counts; timing
+//!   still differs from run to run.
+//! * `--json`: after the summary line, the same figures as one JSON object.
+//!
+//! # What is counted
+//!
+//! Each connection sends its messages one at a time: the next is sent once the
+//! previous one's echo is complete. The message sent and not yet fully echoed is the
+//! *pending* message; from its first byte written, the server has the hang timeout
+//! to echo all of it or to close the connection.
+//!
+//! * **connects**: TCP connections established.
+//! * **served**: connections that got at least one echoed byte.
+//! * **refused**: connections closed or reset by the server before any echoed byte,
+//!   and connection attempts the server reset (`connection refused`). The server
+//!   example (and the board) close at once a client they have no slot for.
+//! * **hangs**: connections that got neither the whole echo of their pending message
+//!   nor a close or reset from the server within the hang timeout, and connection
+//!   attempts not answered within it. `first-message hangs` are those among them
+//!   that had not been served (QEMU's user networking accepts a host connection
+//!   itself before the guest has answered its own SYN, so an unanswered SYN to the
+//!   guest looks like this from the host).
+//! * **corrupt**: echoed bytes that differ from the byte sent at their place. The
+//!   connection is closed at the first wrong byte; the rest of that echo is not
+//!   counted.
+//! * **lost**: bytes written on a served connection that had not come back when the
+//!   server closed or reset it.
+//! * **errors**: connection attempts that failed otherwise (e.g. no local port free),
+//!   and local socket failures; printed on stderr, at most ten.
+//! * **messages**, **bytes**: messages and bytes echoed complete and correct;
+//!   **msgs/s**: messages per second of the run (from the start to the last client's
+//!   end); **rtt**: from a message's first byte written to its echo's last byte read.
+//!
+//! # Output
+//!
+//! stdout: first `soak: seed S, N clients, S s, max-len N, against ADDR`, then at the
+//! end one summary line:
+//!
+//! ```text
+//! messages 1200, msgs/s 200.0, bytes 1228800, connects 900, served 100, refused 800, hangs 0, first-message hangs 0, corrupt 0, lost 0, errors 0, rtt p50 1.20 ms, rtt p99 9.80 ms
+//! ```
+//!
+//! and with `--json` the same as `{"messages":1200,"msgs_per_s":200.0,...}`.
+//! A run takes the given seconds plus at most the hang timeout (the last messages).
+//!
+//! Exit code 0 only if hangs, corrupt and lost are 0 and at least one message was
+//! echoed; 1 otherwise; 2 on bad arguments (message and usage on stderr).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::args::Args;
+
+const USAGE: &str = "\
+usage: cargo run --release --example soak -- --connect HOST:PORT [--clients N]
+         [--seconds S] [--max-len N] [--max-messages N] [--hang-timeout S]
+         [--seed N] [--json]
+
+  --connect HOST:PORT  the echo server (HOST: IP or name; IPv6 as [::1]:5001)
+  --clients N          clients looping at once, 1 to 1024 (default 64)
+  --seconds S          how long clients start new messages (default 60)
+  --max-len N          messages are 1 to N random bytes, N <= 16384 (default 2048)
+  --max-messages N     each connection sends 1 to N messages (default 32)
+  --hang-timeout S     time the server has to echo or close (default 5)
+  --seed N             random seed (default: from the clock)
+  --json               also print the summary as a JSON line
+  -h, --help           this text
+
+stdout: the seed and settings, then one summary line. Exit 0 only if no
+connection hung, no byte came back wrong and none was lost.
+";
+
+const MAX_CLIENTS: usize = 1024;
+/// See `--max-len` in the module docs: a message must fit in the path's buffers.
+const MAX_LEN: usize = 16 * 1024;
+/// Local failures printed on stderr; the rest are only counted.
+const ERRORS_SHOWN: usize = 10;
+/// Pause after a local failure, so a persistent one (no free port) does not spin.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+struct Options {
+    addr: SocketAddr,
+    clients: usize,
+    run_for: Duration,
+    max_len: usize,
+    max_messages: u32,
+    hang_timeout: Duration,
+    seed: u64,
+    json: bool,
+}
+
+fn parse() -> Options {
+    let mut args = Args::from_env("soak", USAGE);
+    let mut connect = None;
+    let mut opts = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], support::DEFAULT_PORT)),
+        clients: 64,
+        run_for: Duration::from_secs(60),
+        max_len: 2048,
+        max_messages: 32,
+        hang_timeout: Duration::from_secs(5),
+        seed: clock_seed(),
+        json: false,
+    };
+    while let Some(flag) = args.next_flag() {
+        match flag.name.as_str() {
+            "--connect" => connect = Some(args.value(flag)),
+            "--clients" => {
+                opts.clients = args.parse(flag, "a number");
+                if !(1..=MAX_CLIENTS).contains(&opts.clients) {
+                    args.fail(format_args!("--clients: must be 1 to {MAX_CLIENTS}"));
+                }
+            }
+            "--seconds" => opts.run_for = args.seconds(flag),
+            "--max-len" => {
+                opts.max_len = args.parse(flag, "a number");
+                if !(1..=MAX_LEN).contains(&opts.max_len) {
+                    args.fail(format_args!("--max-len: must be 1 to {MAX_LEN}"));
+                }
+            }
+            "--max-messages" => {
+                opts.max_messages = args.parse(flag, "a number");
+                if opts.max_messages == 0 {
+                    args.fail("--max-messages: must be at least 1");
+                }
+            }
+            "--hang-timeout" => {
+                opts.hang_timeout = args.seconds(flag);
+                if opts.hang_timeout.is_zero() {
+                    args.fail("--hang-timeout: must be more than 0");
+                }
+            }
+            "--seed" => opts.seed = args.parse(flag, "a number (0 to 2^64-1)"),
+            "--json" => {
+                args.switch(&flag);
+                opts.json = true;
+            }
+            _ => args.unknown(&flag),
+        }
+    }
+    let Some(connect) = connect else {
+        args.fail("--connect HOST:PORT is required")
+    };
+    opts.addr = match connect.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(addr)) => addr,
+        Ok(None) | Err(_) => args.fail(format_args!("--connect: cannot resolve '{connect}'")),
+    };
+    opts
+}
+
+fn clock_seed() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(1, |d| d.as_nanos() as u64)
+}
+
+fn main() -> ExitCode {
+    let opts = parse();
+    println!(
+        "soak: seed {}, {} clients, {} s, max-len {}, against {}",
+        opts.seed,
+        opts.clients,
+        opts.run_for.as_secs_f64(),
+        opts.max_len,
+        opts.addr
+    );
+    let started = Instant::now();
+    let stop_at = started + opts.run_for;
+    let errors_shown = AtomicUsize::new(0);
+    let totals = thread::scope(|scope| {
+        let workers: Vec<_> = (0..opts.clients)
+            .map(|i| {
+                let client = Client {
+                    opts: &opts,
+                    rng: Rng::for_client(opts.seed, i),
+                    stop_at,
+                    errors_shown: &errors_shown,
+                };
+                scope.spawn(move || client.run())
+            })
+            .collect();
+        let mut totals = Tally::default();
+        for worker in workers {
+            match worker.join() {
+                Ok(tally) => totals.add(tally),
+                Err(_) => totals.errors += 1,
+            }
+        }
+        totals
+    });
+    let summary = Summary::of(totals, started.elapsed());
+    println!("{}", summary.line());
+    if opts.json {
+        println!("{}", summary.json());
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// One client's counts (see the module docs for each).
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    bytes: u64,
+    connects: u64,
+    served: u64,
+    refused: u64,
+    hangs: u64,
+    first_message_hangs: u64,
+    corrupt: u64,
+    lost: u64,
+    errors: u64,
+    rtt_us: Vec<u32>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.messages += other.messages;
+        self.bytes += other.bytes;
+        self.connects += other.connects;
+        self.served += other.served;
+        self.refused += other.refused;
+        self.hangs += other.hangs;
+        self.first_message_hangs += other.first_message_hangs;
+        self.corrupt += other.corrupt;
+        self.lost += other.lost;
+        self.errors += other.errors;
+        self.rtt_us.extend(other.rtt_us);
+    }
+}
+
+/// How one connection ended.
+enum End {
+    /// All its messages were echoed; the client closed it.
+    Done,
+    /// The server closed or reset it; `unechoed` bytes written had not come back.
+    ClosedByServer { unechoed: usize },
+    /// Neither the echo nor a close within the hang timeout.
+    Hang,
+    /// An echoed byte differed (`wrong` of the bytes read were wrong).
+    Corrupt { wrong: usize },
+    /// A local failure (not the server's doing).
+    Error(std::io::Error),
+}
+
+struct Client<'a> {
+    opts: &'a Options,
+    rng: Rng,
+    stop_at: Instant,
+    errors_shown: &'a AtomicUsize,
+}
+
+/// One connection's progress.
+struct Conn {
+    stream: TcpStream,
+    served: bool,
+}
+
+impl Client<'_> {
+    fn run(mut self) -> Tally {
+        let mut tally = Tally::default();
+        let mut message = vec![0u8; self.opts.max_len];
+        let mut echo = vec![0u8; self.opts.max_len];
+        while Instant::now() < self.stop_at {
+            let stream = match TcpStream::connect_timeout(&self.opts.addr, self.opts.hang_timeout)
+            {
+                Ok(stream) => stream,
+                Err(e) => {
+                    self.count_connect_error(e, &mut tally);
+                    continue;
+                }
+            };
+            tally.connects += 1;
+            let mut conn = Conn {
+                stream,
+                served: false,
+            };
+            let count = self.rng.below(self.opts.max_messages as u64) + 1;
+            let end = self.converse(&mut conn, count, &mut message, &mut echo, &mut tally);
+            self.count_end(end, &conn, &mut tally);
+        }
+        tally
+    }
+
+    fn count_connect_error(&self, e: std::io::Error, tally: &mut Tally) {
+        match e.kind() {
+            ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => tally.refused += 1,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                tally.hangs += 1;
+                tally.first_message_hangs += 1;
+            }
+            _ => {
+                self.count_error(e, tally);
+            }
+        }
+    }
+
+    fn count_error(&self, e: std::io::Error, tally: &mut Tally) {
+        tally.errors += 1;
+        if self.errors_shown.fetch_add(1, Ordering::Relaxed) < ERRORS_SHOWN {
+            eprintln!("soak: error: {e}");
+        }
+        thread::sleep(ERROR_PAUSE);
+    }
+
+    fn count_end(&self, end: End, conn: &Conn, tally: &mut Tally) {
+        if conn.served {
+            tally.served += 1;
+        }
+        match end {
+            End::Done => {}
+            End::ClosedByServer { unechoed } if conn.served => tally.lost += unechoed as u64,
+            End::ClosedByServer { .. } => tally.refused += 1,
+            End::Hang => {
+                tally.hangs += 1;
+                if !conn.served {
+                    tally.first_message_hangs += 1;
+                }
+            }
+            End::Corrupt { wrong } => tally.corrupt += wrong as u64,
+            End::Error(e) => self.count_error(e, tally),
+        }
+    }
+
+    /// Sends `count` messages one after another (fewer if the time is up), each
+    /// verified before the next.
+    fn converse(
+        &mut self,
+        conn: &mut Conn,
+        count: u64,
+        message: &mut [u8],
+        echo: &mut [u8],
+        tally: &mut Tally,
+    ) -> End {
+        for _ in 0..count {
+            if Instant::now() >= self.stop_at {
+                break;
+            }
+            let len = self.rng.below(message.len() as u64) as usize + 1;
+            let message = &mut message[..len];
+            self.rng.fill(message);
+            let sent_at = Instant::now();
+            let deadline = sent_at + self.opts.hang_timeout;
+            if let Some(end) = exchange(conn, message, &mut echo[..len], deadline) {
+                return end;
+            }
+            tally.messages += 1;
+            tally.bytes += len as u64;
+            let rtt = sent_at.elapsed().as_micros();
+            tally.rtt_us.push(u32::try_from(rtt).unwrap_or(u32::MAX));
+        }
+        End::Done
+    }
+}
+
+/// Writes `message` and reads its echo into `echo` by `deadline`; `None` once all of
+/// it came back right, else how the connection ended.
+fn exchange(conn: &mut Conn, message: &[u8], echo: &mut [u8], deadline: Instant) -> Option<End> {
+    let mut written = 0;
+    while written < message.len() {
+        if let Err(end) = set_timeouts(&conn.stream, deadline) {
+            return Some(end);
+        }
+        match conn.stream.write(&message[written..]) {
+            Ok(0) => return Some(End::ClosedByServer { unechoed: written }),
+            Ok(n) => written += n,
+            Err(e) => return Some(io_end(e, written)),
+        }
+    }
+    let mut read = 0;
+    while read < message.len() {
+        if let Err(end) = set_timeouts(&conn.stream, deadline) {
+            return Some(end);
+        }
+        match conn.stream.read(&mut echo[read..]) {
+            Ok(0) => return Some(End::ClosedByServer { unechoed: written - read }),
+            Ok(n) => {
+                conn.served = true;
+                let wrong = echo[read..read + n]
+                    .iter()
+                    .zip(&message[read..read + n])
+                    .filter(|(got, sent)| got != sent)
+                    .count();
+                if wrong > 0 {
+                    return Some(End::Corrupt { wrong });
+                }
+                read += n;
+            }
+            Err(e) => return Some(io_end(e, written - read)),
+        }
+    }
+    None
+}
+
+/// Both timeouts of `stream` to the time left until `deadline`; a hang once it passed.
+fn set_timeouts(stream: &TcpStream, deadline: Instant) -> Result<(), End> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(End::Hang);
+    }
+    stream
+        .set_read_timeout(Some(left))
+        .and_then(|()| stream.set_write_timeout(Some(left)))
+        .map_err(End::Error)
+}
+
+/// A failed read or write: the server's close, the hang timeout, or a local error.
+fn io_end(e: std::io::Error, unechoed: usize) -> End {
+    match e.kind() {
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::UnexpectedEof => End::ClosedByServer { unechoed },
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => End::Hang,
+        _ => End::Error(e),
+    }
+}
+
+/// The figures of a whole run.
+struct Summary {
+    tally: Tally,
+    elapsed: Duration,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Summary {
+    fn of(mut tally: Tally, elapsed: Duration) -> Self {
+        tally.rtt_us.sort_unstable();
+        let p50_ms = percentile_ms(&tally.rtt_us, 50);
+        let p99_ms = percentile_ms(&tally.rtt_us, 99);
+        Self {
+            tally,
+            elapsed,
+            p50_ms,
+            p99_ms,
+        }
+    }
+
+    fn msgs_per_s(&self) -> f64 {
+        self.tally.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn passed(&self) -> bool {
+        let t = &self.tally;
+        t.hangs == 0 && t.corrupt == 0 && t.lost == 0 && t.messages > 0
+    }
+
+    fn line(&self) -> String {
+        let t = &self.tally;
+        format!(
+            "messages {}, msgs/s {:.1}, bytes {}, connects {}, served {}, refused {}, \
+             hangs {}, first-message hangs {}, corrupt {}, lost {}, errors {}, \
+             rtt p50 {:.2} ms, rtt p99 {:.2} ms",
+            t.messages,
+            self.msgs_per_s(),
+            t.bytes,
+            t.connects,
+            t.served,
+            t.refused,
+            t.hangs,
+            t.first_message_hangs,
+            t.corrupt,
+            t.lost,
+            t.errors,
+            self.p50_ms,
+            self.p99_ms
+        )
+    }
+
+    fn json(&self) -> String {
+        let t = &self.tally;
+        format!(
+            "{{\"messages\":{},\"msgs_per_s\":{:.1},\"bytes\":{},\"connects\":{},\
+             \"served\":{},\"refused\":{},\"hangs\":{},\"first_message_hangs\":{},\
+             \"corrupt\":{},\"lost\":{},\"errors\":{},\"rtt_p50_ms\":{:.2},\
+             \"rtt_p99_ms\":{:.2},\"seconds\":{:.1}}}",
+            t.messages,
+            self.msgs_per_s(),
+            t.bytes,
+            t.connects,
+            t.served,
+            t.refused,
+            t.hangs,
+            t.first_message_hangs,
+            t.corrupt,
+            t.lost,
+            t.errors,
+            self.p50_ms,
+            self.p99_ms,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// The `pct` percentile of sorted microseconds, in milliseconds (nearest rank); 0
+/// when there are none.
+fn percentile_ms(sorted_us: &[u32], pct: usize) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = (sorted_us.len() * pct).div_ceil(100).max(1);
+    let us = sorted_us.get(rank - 1).copied().unwrap_or(0);
+    f64::from(us) / 1000.0
+}
+
+/// xorshift64*: small, fast, and reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    /// Client `i`'s generator: the seed and the index mixed (splitmix64), so clients
+    /// differ and none starts from the all-zero state xorshift cannot leave.
+    fn for_client(seed: u64, i: usize) -> Self {
+        let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Self(if z == 0 { 1 } else { z })
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform enough in `0..n` for load (n > 0; the modulo bias is below 2^-40).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn fill(&mut self, bytes: &mut [u8]) {
+        for chunk in bytes.chunks_mut(8) {
+            let word = self.next().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+}
