@@ -36,10 +36,15 @@
 //!   example (and the board) close at once a client they have no slot for.
 //! * **hangs**: connections that got neither the whole echo of their pending message
 //!   nor a close or reset from the server within the hang timeout, and connection
-//!   attempts not answered within it. `first-message hangs` are those among them
-//!   that had not been served (QEMU's user networking accepts a host connection
-//!   itself before the guest has answered its own SYN, so an unanswered SYN to the
-//!   guest looks like this from the host).
+//!   attempts not answered within it. Among them:
+//!   * `connecting`: the connection attempt was not answered in time;
+//!   * `first-message`: connected, not yet served;
+//!   * `unacked`: connected, but the server's TCP did not acknowledge one byte
+//!     written (Linux only: `TCP_INFO`; 0 elsewhere). The handshake completed on
+//!     the client's side only: the server's listen queue was full and dropped the
+//!     last ACK, so the connection never reached the server program. QEMU's user
+//!     networking listens for its port forward with a backlog of 1, so a burst of
+//!     connects to a board behind it ends like this before the board sees a SYN.
 //! * **corrupt**: echoed bytes that differ from the byte sent at their place. The
 //!   connection is closed at the first wrong byte; the rest of that echo is not
 //!   counted.
@@ -57,10 +62,12 @@
 //! end one summary line:
 //!
 //! ```text
-//! messages 1200, msgs/s 200.0, bytes 1228800, connects 900, served 100, refused 800, hangs 0, first-message hangs 0, corrupt 0, lost 0, errors 0, rtt p50 1.20 ms, rtt p99 9.80 ms
+//! messages 1200, msgs/s 200.0, bytes 1228800, connects 900, served 100, refused 800, hangs 0, hangs connecting 0, hangs first-message 0, hangs unacked 0, corrupt 0, lost 0, errors 0, rtt p50 1.20 ms, rtt p99 9.80 ms
 //! ```
 //!
 //! and with `--json` the same as `{"messages":1200,"msgs_per_s":200.0,...}`.
+//! Each hang is also described on stderr (`soak: hang: local port P, <phase>, given
+//! up <t> s into the run`), so that it can be found in a capture.
 //! A run takes the given seconds plus at most the hang timeout (the last messages).
 //!
 //! Exit code 0 only if hangs, corrupt and lost are 0 and at least one message was
@@ -199,6 +206,7 @@ fn main() -> ExitCode {
                 let client = Client {
                     opts: &opts,
                     rng: Rng::for_client(opts.seed, i),
+                    started,
                     stop_at,
                     errors_shown: &errors_shown,
                 };
@@ -235,7 +243,9 @@ struct Tally {
     served: u64,
     refused: u64,
     hangs: u64,
-    first_message_hangs: u64,
+    hangs_connecting: u64,
+    hangs_first_message: u64,
+    hangs_unacked: u64,
     corrupt: u64,
     lost: u64,
     errors: u64,
@@ -250,7 +260,9 @@ impl Tally {
         self.served += other.served;
         self.refused += other.refused;
         self.hangs += other.hangs;
-        self.first_message_hangs += other.first_message_hangs;
+        self.hangs_connecting += other.hangs_connecting;
+        self.hangs_first_message += other.hangs_first_message;
+        self.hangs_unacked += other.hangs_unacked;
         self.corrupt += other.corrupt;
         self.lost += other.lost;
         self.errors += other.errors;
@@ -275,6 +287,7 @@ enum End {
 struct Client<'a> {
     opts: &'a Options,
     rng: Rng,
+    started: Instant,
     stop_at: Instant,
     errors_shown: &'a AtomicUsize,
 }
@@ -300,6 +313,12 @@ impl Client<'_> {
                 }
             };
             tally.connects += 1;
+            // A message is written whole before its echo is read: Nagle would hold
+            // its last segment back until the first is acknowledged.
+            if let Err(e) = stream.set_nodelay(true) {
+                self.count_error(e, &mut tally);
+                continue;
+            }
             let mut conn = Conn {
                 stream,
                 served: false,
@@ -316,7 +335,8 @@ impl Client<'_> {
             ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => tally.refused += 1,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => {
                 tally.hangs += 1;
-                tally.first_message_hangs += 1;
+                tally.hangs_connecting += 1;
+                self.describe_hang(None, "connecting");
             }
             _ => {
                 self.count_error(e, tally);
@@ -332,6 +352,12 @@ impl Client<'_> {
         thread::sleep(ERROR_PAUSE);
     }
 
+    fn describe_hang(&self, local: Option<SocketAddr>, phase: &str) {
+        let at = self.started.elapsed().as_secs_f64();
+        let port = local.map_or_else(|| "?".to_string(), |a| a.port().to_string());
+        eprintln!("soak: hang: local port {port}, {phase}, given up {at:.3} s into the run");
+    }
+
     fn count_end(&self, end: End, conn: &Conn, tally: &mut Tally) {
         if conn.served {
             tally.served += 1;
@@ -342,9 +368,15 @@ impl Client<'_> {
             End::ClosedByServer { .. } => tally.refused += 1,
             End::Hang => {
                 tally.hangs += 1;
-                if !conn.served {
-                    tally.first_message_hangs += 1;
-                }
+                let unacked = data_acked(&conn.stream) == Some(false);
+                let phase = match (conn.served, unacked) {
+                    (_, true) => "connected, no byte acknowledged by the server",
+                    (false, false) => "connected, first message not echoed",
+                    (true, false) => "served, message not echoed",
+                };
+                tally.hangs_unacked += u64::from(unacked);
+                tally.hangs_first_message += u64::from(!conn.served);
+                self.describe_hang(conn.stream.local_addr().ok(), phase);
             }
             End::Corrupt { wrong } => tally.corrupt += wrong as u64,
             End::Error(e) => self.count_error(e, tally),
@@ -445,6 +477,35 @@ fn io_end(e: std::io::Error, unechoed: usize) -> End {
     }
 }
 
+/// Whether the server's TCP acknowledged at least one byte written on `stream`;
+/// `None` where that cannot be asked.
+#[cfg(target_os = "linux")]
+fn data_acked(stream: &TcpStream) -> Option<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero tcp_info is valid (integers only), and getsockopt writes at
+    // most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let got = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // Older kernels fill less of the struct; bytes_acked needs Linux 4.1. The SYN
+    // counts as one byte acknowledged.
+    let needed = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + 8;
+    (got == 0 && len as usize >= needed).then_some(info.tcpi_bytes_acked > 1)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn data_acked(_stream: &TcpStream) -> Option<bool> {
+    None
+}
+
 /// The figures of a whole run.
 struct Summary {
     tally: Tally,
@@ -479,7 +540,8 @@ impl Summary {
         let t = &self.tally;
         format!(
             "messages {}, msgs/s {:.1}, bytes {}, connects {}, served {}, refused {}, \
-             hangs {}, first-message hangs {}, corrupt {}, lost {}, errors {}, \
+             hangs {}, hangs connecting {}, hangs first-message {}, hangs unacked {}, \
+             corrupt {}, lost {}, errors {}, \
              rtt p50 {:.2} ms, rtt p99 {:.2} ms",
             t.messages,
             self.msgs_per_s(),
@@ -488,7 +550,9 @@ impl Summary {
             t.served,
             t.refused,
             t.hangs,
-            t.first_message_hangs,
+            t.hangs_connecting,
+            t.hangs_first_message,
+            t.hangs_unacked,
             t.corrupt,
             t.lost,
             t.errors,
@@ -501,7 +565,8 @@ impl Summary {
         let t = &self.tally;
         format!(
             "{{\"messages\":{},\"msgs_per_s\":{:.1},\"bytes\":{},\"connects\":{},\
-             \"served\":{},\"refused\":{},\"hangs\":{},\"first_message_hangs\":{},\
+             \"served\":{},\"refused\":{},\"hangs\":{},\"hangs_connecting\":{},\
+             \"hangs_first_message\":{},\"hangs_unacked\":{},\
              \"corrupt\":{},\"lost\":{},\"errors\":{},\"rtt_p50_ms\":{:.2},\
              \"rtt_p99_ms\":{:.2},\"seconds\":{:.1}}}",
             t.messages,
@@ -511,7 +576,9 @@ impl Summary {
             t.served,
             t.refused,
             t.hangs,
-            t.first_message_hangs,
+            t.hangs_connecting,
+            t.hangs_first_message,
+            t.hangs_unacked,
             t.corrupt,
             t.lost,
             t.errors,
