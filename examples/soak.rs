@@ -304,8 +304,7 @@ impl Client<'_> {
         let mut message = vec![0u8; self.opts.max_len];
         let mut echo = vec![0u8; self.opts.max_len];
         while Instant::now() < self.stop_at {
-            let stream = match TcpStream::connect_timeout(&self.opts.addr, self.opts.hang_timeout)
-            {
+            let stream = match TcpStream::connect_timeout(&self.opts.addr, self.opts.hang_timeout) {
                 Ok(stream) => stream,
                 Err(e) => {
                     self.count_connect_error(e, &mut tally);
@@ -434,7 +433,11 @@ fn exchange(conn: &mut Conn, message: &[u8], echo: &mut [u8], deadline: Instant)
             return Some(end);
         }
         match conn.stream.read(&mut echo[read..]) {
-            Ok(0) => return Some(End::ClosedByServer { unechoed: written - read }),
+            Ok(0) => {
+                return Some(End::ClosedByServer {
+                    unechoed: written - read,
+                })
+            }
             Ok(n) => {
                 conn.served = true;
                 let wrong = echo[read..read + n]

@@ -1,0 +1,207 @@
+//! The `soak` load tool against the `server` example, and against small wrong echo
+//! servers that it must catch: one that flips bytes, one that answers nothing, one
+//! that closes in the middle of an echo, and (Linux) one whose listen queue is full.
+//! Every wait is bounded; every process started is killed when its guard drops.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::thread;
+
+mod process;
+use process::{example, Proc};
+
+/// Connections a test server accepts before its thread ends.
+const MAX_ACCEPTS: usize = 100_000;
+/// Reads of one connection by the silent server (soak sends at most 2 KiB a message
+/// by default and then waits).
+const MAX_READS: usize = 10_000;
+
+/// Runs soak against `addr` with `args` (and `--json`); its exit code and the
+/// summary's JSON object.
+fn soak(addr: SocketAddr, args: &[&str]) -> (i32, String) {
+    let mut soak = Proc::start(
+        Command::new(example("soak"))
+            .args(["--connect", &addr.to_string(), "--json", "--seed", "7"])
+            .args(args),
+    );
+    let json = soak.expect_line("the JSON summary", |l| l.starts_with('{'));
+    (soak.wait_exit(), json)
+}
+
+/// The number `key` has in soak's flat JSON summary.
+fn field(json: &str, key: &str) -> f64 {
+    let tag = format!("\"{key}\":");
+    let at = json
+        .find(&tag)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + tag.len();
+    let rest = &json[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
+
+/// A loopback server handing each accepted connection to `serve` on its own thread.
+fn test_server(serve: fn(TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(MAX_ACCEPTS).flatten() {
+            thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+/// Echoes what it reads until the peer closes, applying `change` to each chunk.
+fn echo_with(mut stream: TcpStream, change: impl Fn(&mut [u8])) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                change(&mut buf[..n]);
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sixty_four_clients_connecting_at_once_against_four_slots_are_served_or_refused_and_nothing_hangs(
+) {
+    let mut server = Proc::start(Command::new(example("server")).args([
+        "--bind",
+        "127.0.0.1:0",
+        "--no-screen",
+        "--slots",
+        "4",
+    ]));
+    let first = server.expect_line("'listening on'", |_| true);
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("first line must say where it listens: {first:?}"));
+
+    let (code, json) = soak(addr, &["--clients", "64", "--seconds", "3"]);
+
+    assert_eq!(code, 0, "{json}");
+    for clean in ["hangs", "corrupt", "lost", "errors"] {
+        assert_eq!(field(&json, clean), 0.0, "{clean}: {json}");
+    }
+    assert!(field(&json, "served") > 0.0, "{json}");
+    assert!(field(&json, "refused") > 0.0, "4 slots, 64 clients: {json}");
+    assert!(field(&json, "messages") > 0.0, "{json}");
+    assert!(
+        field(&json, "connects") >= field(&json, "served") + 1.0,
+        "{json}"
+    );
+}
+
+#[test]
+fn a_server_that_flips_a_byte_is_reported_corrupt() {
+    let addr = test_server(|stream| echo_with(stream, |chunk| chunk[0] ^= 0x20));
+
+    let (code, json) = soak(addr, &["--clients", "2", "--seconds", "1"]);
+
+    assert_eq!(code, 1, "{json}");
+    assert!(field(&json, "corrupt") > 0.0, "{json}");
+    assert_eq!(field(&json, "messages"), 0.0, "no echo is right: {json}");
+}
+
+#[test]
+fn a_server_that_never_answers_is_reported_as_hanging() {
+    // Reads and never answers, as a board that accepted and then stopped would; the
+    // connection ends when soak gives up on it.
+    let addr = test_server(|mut stream| {
+        let mut buf = [0u8; 4096];
+        for _ in 0..MAX_READS {
+            if matches!(stream.read(&mut buf), Ok(0) | Err(_)) {
+                return;
+            }
+        }
+    });
+
+    let (code, json) = soak(
+        addr,
+        &["--clients", "2", "--seconds", "0.5", "--hang-timeout", "1"],
+    );
+
+    assert_eq!(code, 1, "{json}");
+    assert!(field(&json, "hangs") >= 2.0, "{json}");
+    assert_eq!(
+        field(&json, "hangs_first_message"),
+        field(&json, "hangs"),
+        "{json}"
+    );
+    // The host's TCP acknowledged the bytes: these are not listen-queue hangs.
+    assert_eq!(field(&json, "hangs_unacked"), 0.0, "{json}");
+    assert_eq!(field(&json, "served"), 0.0, "{json}");
+}
+
+#[test]
+fn bytes_not_echoed_before_the_server_closes_are_lost() {
+    // Echoes a connection's first 100 bytes, then closes it.
+    let addr = test_server(|mut stream| {
+        let mut buf = [0u8; 100];
+        let mut echoed = 0;
+        while echoed < buf.len() {
+            match stream.read(&mut buf[echoed..]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if stream.write_all(&buf[echoed..echoed + n]).is_err() {
+                        return;
+                    }
+                    echoed += n;
+                }
+            }
+        }
+    });
+
+    let (code, json) = soak(
+        addr,
+        &[
+            "--clients",
+            "1",
+            "--seconds",
+            "1",
+            "--max-len",
+            "64",
+            "--max-messages",
+            "8",
+        ],
+    );
+
+    assert_eq!(code, 1, "{json}");
+    assert!(field(&json, "lost") > 0.0, "{json}");
+    assert!(field(&json, "served") > 0.0, "{json}");
+    assert_eq!(field(&json, "corrupt"), 0.0, "{json}");
+}
+
+/// A listener whose queue holds one connection and that never accepts: what QEMU's
+/// port forward (a backlog of 1) is to a burst of connects.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_listen_queue_is_reported_as_hangs_while_connecting() {
+    use std::os::fd::AsRawFd;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Linux takes a second listen() as a new backlog; 0 leaves room for one.
+    // SAFETY: the descriptor is the listener's own and stays open across the call.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+
+    let (code, json) = soak(
+        addr,
+        &["--clients", "4", "--seconds", "0.5", "--hang-timeout", "1"],
+    );
+
+    assert_eq!(code, 1, "{json}");
+    assert!(field(&json, "hangs_connecting") >= 1.0, "{json}");
+    assert_eq!(field(&json, "served"), 0.0, "{json}");
+    drop(listener);
+}
