@@ -22,9 +22,9 @@ use nal_echo::{CloseReason, EchoServer, NoFlush, ServerConfig, ServerEvent};
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 /// Longest any wait in these tests may take.
-const PATIENCE: Duration = Duration::from_secs(2);
+const PATIENCE: Duration = Duration::from_secs(10);
 /// Most rounds of a wait (1 ms sleeps): the count bound, besides [`PATIENCE`].
-const ROUNDS: usize = 2_000;
+const ROUNDS: usize = 10_000;
 
 /// A test still running after this long has a call that blocked: abort the run.
 const HANG: Duration = Duration::from_secs(20);
