@@ -1,7 +1,7 @@
 //! The tutorial in one process: a Handbit echo server and a MixNo client on this host.
 //!
 //! ```text
-//! cargo run --example demo [-- --seconds N] [--png PATH]
+//! cargo run --example demo [-- --seconds N] [--count N] [--png PATH]
 //! ```
 //!
 //! An [`EchoServer`] listens on `127.0.0.1:5001` (another free port if 5001 is taken,
@@ -14,14 +14,15 @@
 //! * Otherwise (`| cat`, CI) the screen's text lines are printed as `header: ...`,
 //!   `state: ...`, `counters: ...` and `message: ...`, each when it changes.
 //!
-//! It runs until Ctrl-C or for `--seconds N` (a decimal number), then prints
+//! It runs until Ctrl-C, for `--seconds N` (a decimal number) or until `--count N`
+//! echoes came back, then prints
 //!
 //! ```text
 //! demo: sent 5, echoed 5, mismatches 0, rtt min/avg/max 0/0/1 ms
 //! ```
 //!
-//! and exits with 1 if an echo differed, or if `--seconds` was given and nothing was
-//! echoed; else 0. `--png PATH` writes the screen as a PNG after each redraw.
+//! and exits with 1 if an echo differed, if `--seconds` was given and nothing was
+//! echoed, or if `--count N` was given and fewer than N came back; else 0. `--png PATH` writes the screen as a PNG after each redraw.
 //! Bad arguments: message and usage on stderr, exit code 2.
 
 #[path = "support/mod.rs"]
@@ -43,15 +44,16 @@ use support::term::{self, ScreenText, TermView};
 use support::{ErrorLog, HostClock};
 
 const USAGE: &str = "\
-usage: cargo run --example demo [-- --seconds N] [--png PATH]
+usage: cargo run --example demo [-- --seconds N] [--count N] [--png PATH]
 
   --seconds N   stop after N seconds (decimal) and print a summary;
                 exit 1 if nothing was echoed or an echo differed
+  --count N     stop once N echoes came back; exit 1 if fewer did
   --png PATH    write the screen as a PNG after each redraw
   -h, --help    this text
 
 Runs an echo server on 127.0.0.1:5001 (another port if taken) and a client
-sending the tutorial's messages once a second, until Ctrl-C or --seconds.
+sending the tutorial's messages once a second, until Ctrl-C, --seconds or --count.
 ";
 
 /// Redraws of the terminal view are at least this far apart.
@@ -61,6 +63,7 @@ const DRAIN: StdDuration = StdDuration::from_millis(500);
 
 struct Options {
     seconds: Option<StdDuration>,
+    count: Option<u32>,
     png: Option<PathBuf>,
 }
 
@@ -68,11 +71,13 @@ fn parse() -> Options {
     let mut args = Args::from_env("demo", USAGE);
     let mut opts = Options {
         seconds: None,
+        count: None,
         png: None,
     };
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
             "--seconds" => opts.seconds = Some(args.seconds(flag)),
+            "--count" => opts.count = Some(args.parse(flag, "a count")),
             "--png" => opts.png = Some(PathBuf::from(args.value(flag))),
             _ => args.unknown(&flag),
         }
@@ -145,9 +150,12 @@ fn main() -> ExitCode {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        if opts.count.is_some_and(|n| answered(client.stats()) >= n) {
+            break;
+        }
         if let Some(since) = draining {
             let s = client.stats();
-            if s.echoed + s.mismatches >= s.sent || since.elapsed() >= DRAIN {
+            if answered(s) >= s.sent || since.elapsed() >= DRAIN {
                 break;
             }
         } else if opts.seconds.is_some_and(|limit| clock.elapsed() >= limit) {
@@ -195,11 +203,17 @@ fn main() -> ExitCode {
         support::rtt_triple(&stats)
     );
     let _ = std::io::stdout().flush();
-    if stats.mismatches > 0 || (opts.seconds.is_some() && stats.echoed == 0) {
+    let too_few = opts.count.is_some_and(|n| stats.echoed < n);
+    if stats.mismatches > 0 || (opts.seconds.is_some() && stats.echoed == 0) || too_few {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Messages whose echo came back, right or wrong.
+fn answered(stats: &ClientStats) -> u32 {
+    stats.echoed + stats.mismatches
 }
 
 /// Print an error line on stderr, above the terminal view if there is one.

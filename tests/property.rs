@@ -7,6 +7,7 @@ use common::{client_ip, server_addr, Peer, SERVER_IP};
 use nal_echo::stack::mock::{MockNetwork, RecordingDisplay};
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const CLIENTS: usize = 5;
 
@@ -82,7 +83,14 @@ fn echo_exactly<const BUF: usize>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    // Failures are saved beside this file (tests/property.proptest-regressions) and
+    // replayed first on every run. proptest's default (SourceParallel) finds no
+    // lib.rs above an integration test and would silently neither save nor replay.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_client_gets_exactly_its_bytes_back(

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod i2c;
+pub mod ipv6;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
