@@ -2,6 +2,9 @@
 //! servers that it must catch: one that flips bytes, one that answers nothing, one
 //! that closes in the middle of an echo, and (Linux) one whose listen queue is full.
 //! Every wait is bounded; every process started is killed when its guard drops.
+//!
+//! Uses the built `server` and `soak` examples: plain `cargo test` builds them, `cargo
+//! test --test soak` alone does not (`cargo build --example server --example soak`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -204,4 +207,21 @@ fn a_full_listen_queue_is_reported_as_hangs_while_connecting() {
     assert!(field(&json, "hangs_connecting") >= 1.0, "{json}");
     assert_eq!(field(&json, "served"), 0.0, "{json}");
     drop(listener);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_the_usage() {
+    for args in [
+        &[][..],
+        &["--connect", "127.0.0.1:1", "--clients", "0"],
+        &["--connect", "127.0.0.1:1", "--max-len", "16385"],
+        &["--connect", "127.0.0.1:1", "--hang-timeout", "0"],
+        &["--connect", "127.0.0.1:1", "--bogus"],
+    ] {
+        let out = Command::new(example("soak")).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }

@@ -20,6 +20,20 @@ run, and the median over the runs).
 host side of the forward on loopback (DIR/NAME-RUN-host.pcap), and writes a
 SYN accounting of both (see `syn_report`) next to them.
 
+What the captures showed (libslirp 4.7, Linux host; details in the nal-echo
+history): QEMU's forward listens on the host with a backlog of 1, so a burst of
+connects overflows that socket's queue in the host's kernel. With SYN cookies on,
+the kernel answers some SYNs with a cookie and then drops the client's last ACK
+because the queue is full again; the client believes it is connected, its data is
+never acknowledged, slirp never accepts the connection and the board never sees a
+SYN for it (soak: `hangs unacked`). With `tcp_syncookies=0 tcp_abort_on_overflow=1`
+in a private network namespace (`unshare -n sh -c 'ip link set lo up && sysctl -qw
+net.ipv4.tcp_syncookies=0 net.ipv4.tcp_abort_on_overflow=1 && python3
+soak_qemu.py'`, as root) the same hangs turn into unanswered connects (`hangs
+connecting`). Either way the board answered every SYN that reached it. The summary
+counts the hangs with no byte acknowledged by the host's end of the forward as the
+emulator's.
+
 Exit status: 0 if every soak run exited 0 (no hang, no corrupt or lost byte), 1
 otherwise, 2 on bad arguments. Every QEMU and tcpdump started is stopped at the end;
 every wait is bounded.
@@ -276,6 +290,9 @@ def soak_one(name, soak_args, run, workdir, capture):
             stop(dump)
         qemu.stop()
     print(f"{name} run {run}: exit {code}: {summary}", flush=True)
+    if figures and figures["hangs"]:
+        print(f"  hangs the board never saw (no byte acknowledged by the host's end of "
+              f"the forward): {figures['hangs_unacked']} of {figures['hangs']}", flush=True)
     if capture:
         report, details = syn_report(guest_pcap, host_pcap if dump else None, port,
                                      hung_ports)
