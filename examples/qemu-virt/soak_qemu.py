@@ -32,7 +32,7 @@ net.ipv4.tcp_syncookies=0 net.ipv4.tcp_abort_on_overflow=1 && python3
 soak_qemu.py'`, as root) the same hangs turn into unanswered connects (`hangs
 connecting`). Either way the board answered every SYN that reached it. The summary
 counts the hangs with no byte acknowledged by the host's end of the forward as the
-emulator's.
+emulator's, with those whose connect the host's end never answered.
 
 Exit status: 0 if every soak run exited 0 (no hang, no corrupt or lost byte), 1
 otherwise, 2 on bad arguments. Every QEMU and tcpdump started is stopped at the end;
@@ -291,8 +291,10 @@ def soak_one(name, soak_args, run, workdir, capture):
         qemu.stop()
     print(f"{name} run {run}: exit {code}: {summary}", flush=True)
     if figures and figures["hangs"]:
-        print(f"  hangs the board never saw (no byte acknowledged by the host's end of "
-              f"the forward): {figures['hangs_unacked']} of {figures['hangs']}", flush=True)
+        unseen = figures["hangs_unacked"] + figures["hangs_connecting"]
+        print(f"  hangs the board never saw (the host's end of the forward did not finish "
+              f"the handshake or acknowledged no byte): {unseen} of {figures['hangs']}",
+              flush=True)
     if capture:
         report, details = syn_report(guest_pcap, host_pcap if dump else None, port,
                                      hung_ports)
