@@ -192,15 +192,16 @@ SYN, RST, ACK, FIN = 0x02, 0x04, 0x10, 0x01
 def connections(pcap, server_port):
     """The connections to `server_port` in a capture, by client port, in order: each
     a dict of its first SYN's time, SYN count (retransmissions included), the
-    server's first answer (`syn-ack`, `rst` or None), whether the server
-    acknowledged data, whether it sent FIN or RST, and the last segment's time."""
+    server's first answer (`syn-ack`, `rst` or None), when the server first
+    acknowledged data (None: never), whether it sent FIN or RST, and the last
+    segment's time."""
     by_port = {}
     for t, sport, dport, flags, seq, ack in tcp_segments(pcap, server_port):
         if dport == server_port and flags & SYN and not flags & ACK:
             conns = by_port.setdefault(sport, [])
             if not conns or conns[-1]["isn"] != seq:
                 conns.append({"isn": seq, "t": t, "end": t, "syns": 0, "answer": None,
-                              "data_acked": False, "closed": False})
+                              "data_acked": None, "closed": False})
             conns[-1]["syns"] += 1
         elif by_port.get(dport if sport == server_port else sport):
             conn = by_port[dport if sport == server_port else sport][-1]
@@ -212,7 +213,7 @@ def connections(pcap, server_port):
             elif conn["answer"] is None and flags & RST:
                 conn["answer"] = "rst"
             if flags & ACK and not flags & SYN and ack - conn["isn"] > 1:
-                conn["data_acked"] = True
+                conn["data_acked"] = conn["data_acked"] or t
             conn["closed"] |= bool(flags & (FIN | RST))
     return by_port
 
@@ -250,18 +251,35 @@ def syn_report(guest_pcap, host_pcap, host_port, hung_ports):
     offset = clock_offset(host, guest)
     tally = {}
     details = []
+    unmatched = []
     for port in hung_ports:
-        for c in (c for c in host.get(port, []) if not c["closed"]):
-            # The hung connection's life in guest time, with 50 ms of slack.
-            lo, hi = c["t"] + (offset or 0) - 0.05, c["end"] + (offset or 0) + 0.05
-            to_guest = [g for g in guest.get(port, []) if lo <= g["t"] <= hi]
-            key = (f"SYN sent {c['syns']}x, data acked {c['data_acked']}, "
-                   f"SYN to the board {[g['answer'] for g in to_guest] or 'none'}")
-            tally[key] = tally.get(key, 0) + 1
-            details.append(f"port {port} at {c['t'] - first_time(host):.3f} s: {key}")
-    summary.append(f"hung connections (clock offset {offset}): "
-                   + "; ".join(f"{n} x [{k}]" for k, n in sorted(tally.items())))
+        # The hung connection: the longest-lived on that port whose data the host's
+        # end did not acknowledge within a second (on loopback it takes microseconds;
+        # refused ones are short-lived: slirp closes them at once).
+        stuck = [c for c in host.get(port, []) if acked_after(c) is None or acked_after(c) > 1]
+        if not stuck:
+            unmatched.append(port)
+            continue
+        c = max(stuck, key=lambda c: c["end"] - c["t"])
+        # The hung connection's life in guest time, with 50 ms of slack.
+        lo, hi = c["t"] + (offset or 0) - 0.05, c["end"] + (offset or 0) + 0.05
+        to_guest = [g for g in guest.get(port, []) if lo <= g["t"] <= hi]
+        late = acked_after(c)
+        acked = "never" if late is None else f"after {late:.0f} s"
+        key = (f"SYN sent {c['syns']}x, data acknowledged {acked}, "
+               f"SYN to the board {[g['answer'] for g in to_guest] or 'none'}")
+        tally[key] = tally.get(key, 0) + 1
+        details.append(f"port {port} from {c['t'] - first_time(host):.3f} s for "
+                       f"{c['end'] - c['t']:.3f} s: {key}")
+    summary.append(f"hung connections (clock offset {offset or 0:.3f} s): "
+                   + "; ".join(f"{n} x [{k}]" for k, n in sorted(tally.items()))
+                   + (f"; not found on the host side: {unmatched}" if unmatched else ""))
     return summary, details
+
+
+def acked_after(conn):
+    """Seconds from a connection's first SYN to the first acknowledgement of its data."""
+    return None if conn["data_acked"] is None else conn["data_acked"] - conn["t"]
 
 
 def first_time(by_port):
