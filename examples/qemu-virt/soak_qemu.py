@@ -2,8 +2,8 @@
 """The `soak` load tool against the server firmware and the raw smoltcp firmware,
 each booted in QEMU with user networking and a forward from a loopback port.
 
-    python3 soak_qemu.py [--firmware server|raw]... [--runs N] [--capture DIR]
-                         [--keep-logs] [-- SOAK_ARGS...]
+    python3 soak_qemu.py [--firmware server|raw]... [--runs N] [--together]
+                         [--capture DIR] [--keep-logs] [-- SOAK_ARGS...]
 
 Builds nothing: build the firmware first (`cargo build --release --bins` here, or
 ci.sh) and the host tool (`cargo build --release --example soak` at the repository
@@ -11,7 +11,9 @@ root). SOAK_ARGS go to soak after `--connect`; default `--clients 64 --seconds 6
 
 Each run boots one firmware at a time (in turn; the order alternates between runs
 so that a changing host load hits both alike), waits for `listening on`, runs soak,
-and stops QEMU. It prints soak's summary line per firmware and run, then a markdown
+and stops QEMU. With --together both firmware run at once, each with its own soak,
+so that the host's load hits both alike within a run (they then share the host's
+cores, so the figures are lower than one at a time). It prints soak's summary line per firmware and run, then a markdown
 table, and with both firmware the ratio of messages per second (server / raw, per
 run, and the median over the runs).
 
@@ -136,16 +138,24 @@ def start_tcpdump(port, pcap):
     return proc
 
 
-def run_soak(port, soak_args):
+def start_soak(port, soak_args):
     cmd = [SOAK, "--connect", f"127.0.0.1:{port}", "--json"] + soak_args
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         timeout=3600)
-    sys.stderr.write(out.stderr)
-    lines = out.stdout.strip().splitlines()
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def soak_result(proc, timeout):
+    """soak's exit code, summary line, JSON figures and the local ports of its hangs."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    sys.stderr.write(err)
+    lines = out.strip().splitlines()
     summary = next((l for l in lines if l.startswith("messages ")), "(no summary)")
     figures = next((json.loads(l) for l in lines if l.startswith("{")), None)
-    hung_ports = [int(p) for p in re.findall(r"^soak: hang: local port (\d+)", out.stderr, re.M)]
-    return out.returncode, summary, figures, hung_ports
+    hung_ports = [int(p) for p in re.findall(r"^soak: hang: local port (\d+)", err, re.M)]
+    return proc.returncode, summary, figures, hung_ports
 
 
 # ------------------------------------------------------------------- captures
@@ -289,38 +299,83 @@ def first_time(by_port):
 # ----------------------------------------------------------------------- main
 
 
-def soak_one(name, soak_args, run, workdir, capture):
-    elf = os.path.join(ELF_DIR, name)
-    if not os.path.exists(elf):
-        raise RuntimeError(f"missing {elf}: build the firmware first")
-    port = free_port()
-    guest_pcap = os.path.join(capture, f"{name}-{run}-guest.pcap") if capture else None
-    host_pcap = os.path.join(capture, f"{name}-{run}-host.pcap") if capture else None
-    qemu = Qemu(elf, port, os.path.join(workdir, f"{name}-{run}.log"), guest_pcap)
-    dump = None
-    try:
-        qemu.wait_listening()
-        if capture:
-            dump = start_tcpdump(port, host_pcap)
-        code, summary, figures, hung_ports = run_soak(port, soak_args)
-    finally:
-        if dump:
-            stop(dump)
-        qemu.stop()
-    print(f"{name} run {run}: exit {code}: {summary}", flush=True)
-    if figures and figures["hangs"]:
-        unseen = figures["hangs_unacked"] + figures["hangs_connecting"]
-        print(f"  hangs the board never saw (the host's end of the forward did not finish "
-              f"the handshake or acknowledged no byte): {unseen} of {figures['hangs']}",
-              flush=True)
-    if capture:
-        report, details = syn_report(guest_pcap, host_pcap if dump else None, port,
-                                     hung_ports)
-        with open(os.path.join(capture, f"{name}-{run}-syn.txt"), "w") as f:
-            f.write("\n".join(report + details) + "\n")
-        for line in report:
-            print(f"  {line}", flush=True)
-    return code, figures
+class Trial:
+    """One firmware booted for one run, soak against it, and what came of it."""
+
+    def __init__(self, name, run, workdir, capture):
+        elf = os.path.join(ELF_DIR, name)
+        if not os.path.exists(elf):
+            raise RuntimeError(f"missing {elf}: build the firmware first")
+        self.name, self.run, self.capture = name, run, capture
+        self.port = free_port()
+        self.guest_pcap = os.path.join(capture, f"{name}-{run}-guest.pcap") if capture else None
+        self.host_pcap = os.path.join(capture, f"{name}-{run}-host.pcap") if capture else None
+        self.dump = self.soak = None
+        self.qemu = Qemu(elf, self.port, os.path.join(workdir, f"{name}-{run}.log"),
+                         self.guest_pcap)
+        try:
+            self.qemu.wait_listening()
+            if capture:
+                self.dump = start_tcpdump(self.port, self.host_pcap)
+        except BaseException:
+            self.qemu.stop()
+            raise
+
+    def start(self, soak_args):
+        self.soak = start_soak(self.port, soak_args)
+
+    def finish(self, timeout=3600):
+        """Waits for soak, stops QEMU (and tcpdump), prints the results; soak's exit
+        code and JSON figures."""
+        try:
+            code, summary, figures, hung_ports = soak_result(self.soak, timeout)
+        finally:
+            if self.dump:
+                stop(self.dump)
+            self.qemu.stop()
+        print(f"{self.name} run {self.run}: exit {code}: {summary}", flush=True)
+        if figures and figures["hangs"]:
+            unseen = figures["hangs_unacked"] + figures["hangs_connecting"]
+            print(f"  hangs the board never saw (the host's end of the forward did not "
+                  f"finish the handshake or acknowledged no byte): {unseen} of "
+                  f"{figures['hangs']}", flush=True)
+        if self.capture:
+            report, details = syn_report(self.guest_pcap, self.host_pcap if self.dump else None,
+                                         self.port, hung_ports)
+            path = os.path.join(self.capture, f"{self.name}-{self.run}-syn.txt")
+            with open(path, "w") as f:
+                f.write("\n".join(report + details) + "\n")
+            for line in report:
+                print(f"  {line}", flush=True)
+        return code, figures
+
+    def abandon(self):
+        if self.soak and self.soak.poll() is None:
+            self.soak.kill()
+            self.soak.wait()
+        if self.dump:
+            stop(self.dump)
+        self.qemu.stop()
+
+
+def run_trials(names, soak_args, run, workdir, capture, together):
+    """Soak against each firmware in `names`: one after another, or all at once (so
+    that the host's load hits them alike); {name: (exit code, figures)}."""
+    results = {}
+    batches = [names] if together else [[name] for name in names]
+    for batch in batches:
+        trials = []
+        try:
+            for name in batch:
+                trials.append(Trial(name, run, workdir, capture))
+            for trial in trials:
+                trial.start(soak_args)
+            for trial in trials:
+                results[trial.name] = trial.finish()
+        finally:
+            for trial in trials:
+                trial.abandon()
+    return results
 
 
 def main():
@@ -329,6 +384,7 @@ def main():
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--capture", metavar="DIR")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--together", action="store_true")
     parser.add_argument("soak_args", nargs="*")
     args = parser.parse_args()
     if args.runs < 1:
@@ -345,8 +401,8 @@ def main():
     try:
         for run in range(args.runs):
             order = firmware if run % 2 == 0 else firmware[::-1]
-            for name in order:
-                code, figures = soak_one(name, soak_args, run, workdir, args.capture)
+            trials = run_trials(order, soak_args, run, workdir, args.capture, args.together)
+            for name, (code, figures) in trials.items():
                 failed |= code != 0
                 results[name].append(figures)
     finally:
@@ -362,7 +418,8 @@ def main():
 
 def print_table(results):
     keys = ["msgs_per_s", "messages", "connects", "served", "refused", "hangs",
-            "hangs_connecting", "hangs_first_message", "hangs_unacked", "corrupt", "lost", "rtt_p50_ms", "rtt_p99_ms"]
+            "hangs_connecting", "hangs_first_message", "hangs_unacked", "corrupt", "lost",
+            "rtt_p50_ms", "rtt_p99_ms"]
     print("\n| firmware | run | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for name, runs in results.items():
