@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example soak -- --connect HOST:PORT [--clients N]
 //!        [--seconds S] [--max-len N] [--max-messages N] [--hang-timeout S]
-//!        [--seed N] [--json]
+//!        [--ramp S] [--seed N] [--json]
 //! ```
 //!
 //! * `--connect HOST:PORT`: the echo server (HOST: IP or name; IPv6 as `[::1]:5001`).
@@ -17,6 +17,10 @@
 //!   must fit in the buffers between it and the server; 16 KiB does.)
 //! * `--max-messages N`: each connection sends 1 to N messages, then closes. Default 32.
 //! * `--hang-timeout S`: how long the server has to answer (decimal, > 0). Default 5.
+//! * `--ramp S`: start the clients evenly over S seconds (decimal) instead of all at
+//!   once. Default 0: the first connects come as one burst, which is part of the
+//!   test (a board must close at once whoever it will not serve); a ramp tells what
+//!   the burst costs.
 //! * `--seed N`: the random generator's seed (default: from the clock). The same
 //!   seed gives every client the same lengths, bytes and message counts; timing
 //!   still differs from run to run.
@@ -89,7 +93,7 @@ use support::args::Args;
 const USAGE: &str = "\
 usage: cargo run --release --example soak -- --connect HOST:PORT [--clients N]
          [--seconds S] [--max-len N] [--max-messages N] [--hang-timeout S]
-         [--seed N] [--json]
+         [--ramp S] [--seed N] [--json]
 
   --connect HOST:PORT  the echo server (HOST: IP or name; IPv6 as [::1]:5001)
   --clients N          clients looping at once, 1 to 1024 (default 64)
@@ -97,6 +101,7 @@ usage: cargo run --release --example soak -- --connect HOST:PORT [--clients N]
   --max-len N          messages are 1 to N random bytes, N <= 16384 (default 2048)
   --max-messages N     each connection sends 1 to N messages (default 32)
   --hang-timeout S     time the server has to echo or close (default 5)
+  --ramp S             start the clients over S seconds, not at once (default 0)
   --seed N             random seed (default: from the clock)
   --json               also print the summary as a JSON line
   -h, --help           this text
@@ -120,6 +125,7 @@ struct Options {
     max_len: usize,
     max_messages: u32,
     hang_timeout: Duration,
+    ramp: Duration,
     seed: u64,
     json: bool,
 }
@@ -134,6 +140,7 @@ fn parse() -> Options {
         max_len: 2048,
         max_messages: 32,
         hang_timeout: Duration::from_secs(5),
+        ramp: Duration::ZERO,
         seed: clock_seed(),
         json: false,
     };
@@ -165,6 +172,7 @@ fn parse() -> Options {
                     args.fail("--hang-timeout: must be more than 0");
                 }
             }
+            "--ramp" => opts.ramp = args.seconds(flag),
             "--seed" => opts.seed = args.parse(flag, "a number (0 to 2^64-1)"),
             "--json" => {
                 args.switch(&flag);
@@ -206,6 +214,7 @@ fn main() -> ExitCode {
             .map(|i| {
                 let client = Client {
                     opts: &opts,
+                    start_at: started + opts.ramp.mul_f64(i as f64 / opts.clients as f64),
                     rng: Rng::for_client(opts.seed, i),
                     started,
                     stop_at,
@@ -287,6 +296,7 @@ enum End {
 
 struct Client<'a> {
     opts: &'a Options,
+    start_at: Instant,
     rng: Rng,
     started: Instant,
     stop_at: Instant,
@@ -302,6 +312,8 @@ struct Conn {
 impl Client<'_> {
     fn run(mut self) -> Tally {
         let mut tally = Tally::default();
+        // Pacing the load, not waiting for an event: a ramp is a schedule.
+        thread::sleep(self.start_at.saturating_duration_since(Instant::now()));
         let mut message = vec![0u8; self.opts.max_len];
         let mut echo = vec![0u8; self.opts.max_len];
         while Instant::now() < self.stop_at {

@@ -216,6 +216,7 @@ fn bad_arguments_exit_2_with_the_usage() {
         &["--connect", "127.0.0.1:1", "--clients", "0"],
         &["--connect", "127.0.0.1:1", "--max-len", "16385"],
         &["--connect", "127.0.0.1:1", "--hang-timeout", "0"],
+        &["--connect", "127.0.0.1:1", "--ramp", "-1"],
         &["--connect", "127.0.0.1:1", "--bogus"],
     ] {
         let out = Command::new(example("soak")).args(args).output().unwrap();
