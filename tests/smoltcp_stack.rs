@@ -1111,7 +1111,7 @@ fn slots_clients_whose_syns_arrive_in_one_poll_are_all_served_and_one_more_is_cl
         assert_eq!(client.send(s, msg), Ok(msg.len()));
     }
     let mut got: Vec<Vec<u8>> = vec![Vec::new(); SLOTS + 1];
-    let mut closed = vec![false; SLOTS + 1];
+    let mut closed = [false; SLOTS + 1];
     let mut buf = [0u8; 64];
     until(&clock, "every echo or close", || {
         server.poll(clock.now_instant()).unwrap();
