@@ -9,8 +9,8 @@
 //! front end of this crate, has one smoltcp in its build, not two. 0.13.1 fixed the
 //! two panics a peer could cause in 0.12 (a TCP SYN from the unspecified address,
 //! and SACK arithmetic that overflowed where overflow checks are on), so frames
-//! reach smoltcp unfiltered. 0.14 needs the same rustc and changes nothing this
-//! adapter uses, but nothing that boards build on uses it yet. smoltcp-nal
+//! reach smoltcp unfiltered. 0.14 needs the same rustc, and the adapter builds and
+//! passes its tests on it unchanged, but embassy-net does not use it yet. smoltcp-nal
 //! implements only the client traits and owns the interface; this adapter borrows
 //! the interface, the device and the socket set, and adds `TcpFullStack`, which
 //! [`EchoServer`](crate::EchoServer) needs.
@@ -52,7 +52,11 @@
 //!   leaves at once; a full buffer is `WouldBlock`. `receive` gives `Ok(0)` once the
 //!   peer's FIN has been read (an orderly close), [`Reset`](SmoltcpError::Reset) after
 //!   a reset, and [`PipeClosed`](SmoltcpError::PipeClosed) to a send after the peer
-//!   closed and the connection then ended.
+//!   closed and the connection then ended. One quirk of smoltcp (0.13 and 0.14)
+//!   shows here: data a peer sends after its own FIN, which RFC 9293 says to
+//!   ignore, is delivered before the end of stream, less the byte that falls on the
+//!   FIN's sequence number. Only a peer that breaks TCP this way sees it (found by
+//!   the fuzz target `smoltcp`).
 //! * `close` of a connection sends a FIN; its pool socket is reused once it reaches
 //!   CLOSED or TIME-WAIT, checked on every later call. A closing socket is aborted
 //!   (reset) early only when a `connect` or a listener with no socket armed at all
