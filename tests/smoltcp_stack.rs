@@ -18,7 +18,9 @@ use nal_echo::{
 use smoltcp::iface::{SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
-use smoltcp_support::{addr, ip, tcp_frame, Host, Port, Sockets, Wire};
+use smoltcp_support::{
+    addr, arp_request, ip, tcp_frame, tcp_segment, Host, Port, Segment, Sockets, Wire,
+};
 
 const PORT: u16 = 5001;
 /// Most simulated milliseconds any wait may take.
@@ -198,7 +200,7 @@ fn the_librarys_server_and_client_echo_through_two_stacks() {
 fn four_interleaved_clients_are_echoed_exactly_and_a_fifth_is_closed_cleanly() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    // 4 slots + the turned-away fifth + a backlog of 2.
+    // 4 slots + the turned-away fifth + 2 listening meanwhile.
     let mut a = Host::<7>::new(wire, SERVER, Sockets::default());
     let mut b = Host::<5>::new(wire, CLIENT, Sockets::default());
     let mut server = echo_server(a.stack(&clock));
@@ -626,7 +628,8 @@ fn after_a_reset_unread_data_comes_first_then_the_reset() {
     let clock = MockClock::new();
     let mut a = Host::<3>::new(wire, SERVER, Sockets::default());
     let mut b = Host::<2>::new(wire, CLIENT, Sockets::default());
-    let mut server = a.stack(&clock);
+    // Two armed at most, so that the third socket is seen coming back free.
+    let mut server = a.stack(&clock).with_backlog(2);
     let mut client = b.stack(&clock);
     let mut l = listener(&mut server, 7);
     let (mut c, mut s) = pair(&clock, &mut server, &mut l, &mut client, 7);
@@ -665,7 +668,7 @@ fn closing_a_listener_resets_what_it_did_not_hand_out_and_frees_its_sockets() {
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let l = listener(&mut server, 7);
-    assert_eq!(server.free_sockets(), 1);
+    assert_eq!(server.free_sockets(), 0, "every free socket is armed");
 
     // Established on an armed socket, never accepted.
     let mut c = open(&clock, &mut client, addr(SERVER, 7), || {
@@ -905,7 +908,8 @@ fn a_syn_from_the_unspecified_address_is_dropped_not_answered() {
     let mut syn = random_segment(&mut rng, &[0], [1234, 7]);
     (syn.src_port, syn.dst_port, syn.control, syn.ack_number) = (1234, 7, TcpControl::Syn, None);
     syn.payload = &[];
-    // smoltcp 0.12 would answer it and fail an assertion on the reply's address.
+    // smoltcp 0.12 answered it and failed an assertion on the reply's address;
+    // 0.13.1 drops it, with nothing in between any more.
     wire.inject(CLIENT, &tcp_frame(SERVER, Ipv4Addr::UNSPECIFIED, &syn));
     for_ms(&clock, 100, || {
         assert_eq!(server.accept(&mut l).err(), Some(nb::Error::WouldBlock));
@@ -957,4 +961,223 @@ fn noise_from_strangers_does_not_disturb_the_echo() {
         (0, 0, 1)
     );
     assert!(stats.echoed >= 400, "only {} echoes", stats.echoed);
+}
+
+/// A segment of a hand-made peer to port 7 of the server: a SYN allowing SACK
+/// without `ack`, a data segment with it.
+fn stranger_segment(seq: i32, ack: Option<TcpSeqNumber>, payload: &[u8]) -> TcpRepr<'_> {
+    TcpRepr {
+        src_port: 40_000,
+        dst_port: 7,
+        control: if ack.is_none() {
+            TcpControl::Syn
+        } else {
+            TcpControl::None
+        },
+        seq_number: TcpSeqNumber(seq),
+        ack_number: ack,
+        window_len: 8192,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: ack.is_none(),
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    }
+}
+
+/// Polls the server and gives the one TCP segment it sent back (ARP aside).
+fn answer<const N: usize>(wire: &Wire, server: &mut Stack<'_, N>) -> Segment {
+    server.poll();
+    let mut answers: Vec<Segment> = core::iter::from_fn(|| wire.take(SERVER))
+        .filter_map(|f| tcp_segment(&f))
+        .collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    answers.remove(0)
+}
+
+#[test]
+fn a_sack_block_across_the_sequence_wrap_is_answered_without_overflow() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
+    let mut server = a.stack(&clock);
+    let mut l = listener(&mut server, 7);
+    let peer = ip(CLIENT);
+    wire.inject(CLIENT, &arp_request(SERVER, peer));
+    server.poll();
+    assert!(wire.take(SERVER).is_some(), "no ARP reply");
+
+    // The peer's first byte is sequence number 2^32 - 15: the server acknowledges
+    // numbers just below the wrap.
+    let isn = -16;
+    wire.inject(
+        CLIENT,
+        &tcp_frame(SERVER, peer, &stranger_segment(isn, None, &[])),
+    );
+    let syn_ack = answer(wire, &mut server);
+    assert_eq!(
+        (syn_ack.control, syn_ack.ack),
+        (TcpControl::Syn, Some(TcpSeqNumber(isn + 1)))
+    );
+    let ours = Some(syn_ack.seq + 1);
+    wire.inject(
+        CLIENT,
+        &tcp_frame(SERVER, peer, &stranger_segment(isn + 1, ours, &[])),
+    );
+    let (mut conn, _) = until(&clock, "accept", || server.accept(&mut l).ok());
+
+    // Bytes 100..110 arrive before 0..100: the ACK carries a SACK block beyond the
+    // wrap. smoltcp 0.12 summed it in usize from the sign-extended ack and overflowed.
+    let data: Vec<u8> = (0..110u8).collect();
+    let late = stranger_segment(isn + 101, ours, &data[100..]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &late));
+    let sack = answer(wire, &mut server);
+    assert_eq!(sack.ack, Some(TcpSeqNumber(isn + 1)));
+    assert_eq!(sack.sack, Some(((isn + 101) as u32, (isn + 111) as u32)));
+
+    let early = stranger_segment(isn + 1, ours, &data[..100]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &early));
+    let ack = answer(wire, &mut server);
+    assert_eq!(ack.ack, Some(TcpSeqNumber(isn + 111)));
+    let mut got = Vec::new();
+    read_into(&mut server, &mut conn, &mut got);
+    assert_eq!(got, data);
+}
+
+/// Clients served at once by the simultaneous-connect test's server.
+const SLOTS: usize = 4;
+
+/// Connects `count` sockets of `client` to the echo server so that every SYN is on
+/// the wire before the server's stack polls once: the server's side of the ARP
+/// exchange is done first, then the client sends all SYNs in one poll of its own.
+fn syns_in_one_poll<const N: usize, const B: usize>(
+    wire: &Wire,
+    server: &mut Server<'_, N>,
+    clock: &MockClock,
+    client: &mut Stack<'_, B>,
+    count: usize,
+) -> Vec<SmoltcpSocket> {
+    server.poll(clock.now_instant()).unwrap();
+    assert!(server.is_listening());
+    let mut sockets: Vec<SmoltcpSocket> = (0..count).map(|_| client.socket().unwrap()).collect();
+    for s in &mut sockets {
+        assert_eq!(
+            client.connect(s, addr(SERVER, PORT)),
+            Err(nb::Error::WouldBlock)
+        );
+    }
+    // Only the client's ARP request is out: the SYNs wait for the reply.
+    assert_eq!(wire.in_flight(CLIENT), 1);
+    server.stack_mut().poll();
+    client.poll();
+    assert_eq!(wire.in_flight(CLIENT), count, "one SYN per client");
+    server.stack_mut().poll();
+    assert_eq!(wire.in_flight(CLIENT), 0, "all SYNs read in one poll");
+    sockets
+}
+
+#[test]
+fn slots_clients_whose_syns_arrive_in_one_poll_are_all_served_and_one_more_is_closed() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    // The documented sizing: SLOTS + 2 sockets and the default backlog.
+    let mut a = Host::<{ SLOTS + 2 }>::new(wire, SERVER, Sockets::default());
+    let mut b = Host::<{ SLOTS + 1 }>::new(wire, CLIENT, Sockets::default());
+    let mut server = echo_server(a.stack(&clock));
+    let mut client = b.stack(&clock);
+    let mut sockets = syns_in_one_poll(wire, &mut server, &clock, &mut client, SLOTS + 1);
+
+    let mut connected = vec![false; SLOTS + 1];
+    until(&clock, "every handshake", || {
+        server.poll(clock.now_instant()).unwrap();
+        for (s, done) in sockets.iter_mut().zip(&mut connected) {
+            if !*done {
+                match client.connect(s, addr(SERVER, PORT)) {
+                    Ok(()) => *done = true,
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(e) => panic!("a client was refused: {e:?}"),
+                }
+            }
+        }
+        connected.iter().all(|&c| c).then_some(())
+    });
+
+    // Every client sends; SLOTS get their own bytes back, one gets an orderly close.
+    let messages: Vec<Vec<u8>> = (0..=SLOTS)
+        .map(|i| format!("client {i}").into_bytes())
+        .collect();
+    for (s, msg) in sockets.iter_mut().zip(&messages) {
+        assert_eq!(client.send(s, msg), Ok(msg.len()));
+    }
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); SLOTS + 1];
+    let mut closed = [false; SLOTS + 1];
+    let mut buf = [0u8; 64];
+    until(&clock, "every echo or close", || {
+        server.poll(clock.now_instant()).unwrap();
+        for i in 0..=SLOTS {
+            if closed[i] || got[i].len() == messages[i].len() {
+                continue;
+            }
+            match client.receive(&mut sockets[i], &mut buf) {
+                Ok(0) => closed[i] = true,
+                Ok(n) => got[i].extend_from_slice(&buf[..n]),
+                Err(nb::Error::WouldBlock) => {}
+                Err(e) => panic!("client {i}: {e:?}"),
+            }
+        }
+        (0..=SLOTS)
+            .all(|i| closed[i] || got[i].len() == messages[i].len())
+            .then_some(())
+    });
+    let echoed: Vec<usize> = (0..=SLOTS).filter(|&i| got[i] == messages[i]).collect();
+    let turned_away: Vec<usize> = (0..=SLOTS).filter(|&i| closed[i]).collect();
+    assert_eq!(echoed.len(), SLOTS, "echoed: {echoed:?}");
+    assert_eq!(turned_away.len(), 1, "closed: {turned_away:?}");
+    assert!(
+        got[turned_away[0]].is_empty(),
+        "the turned-away client got bytes"
+    );
+    assert_eq!(
+        (
+            server.stats().accepted,
+            server.stats().rejected,
+            server.stats().errors
+        ),
+        (SLOTS as u32, 1, 0)
+    );
+}
+
+#[test]
+fn connect_takes_a_spare_listening_socket_but_never_a_listeners_last() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
+    let mut b = Host::<3>::new(wire, CLIENT, Sockets::default());
+    let mut server = a.stack(&clock);
+    let mut client = b.stack(&clock);
+    let mut l = listener(&mut server, 7);
+    let mut far = listener(&mut client, 9);
+    assert_eq!(server.free_sockets(), 0, "both sockets armed");
+
+    // The server's stack connects out with one of its two listening sockets...
+    let mut out = server.socket().unwrap();
+    let mut accepted = None;
+    until(&clock, "the connect out", || {
+        if let Ok(conn) = client.accept(&mut far) {
+            accepted = Some(conn);
+        }
+        match server.connect(&mut out, addr(CLIENT, 9)) {
+            Ok(()) => accepted.is_some().then_some(()),
+            Err(nb::Error::WouldBlock) => None,
+            Err(e) => panic!("connect failed: {e:?}"),
+        }
+    });
+    // ...and the other still answers a SYN.
+    let (_c, _s) = pair(&clock, &mut server, &mut l, &mut client, 7);
+    let mut second = server.socket().unwrap();
+    assert_eq!(
+        other(server.connect(&mut second, addr(CLIENT, 9))),
+        SmoltcpError::NoSocket
+    );
 }

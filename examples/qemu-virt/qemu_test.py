@@ -14,6 +14,7 @@ Tests (all by default; --only picks some, by name):
   frame         the frame on serial shows the last message (and not another one)
   blob          1 MiB echoed byte-exact
   slots         4 clients served at once, a 5th closed cleanly, freed slots reused
+  at-once       5 clients connecting in the same instant: 4 served, the 5th closed
   two-boards    server firmware and client firmware in two QEMUs, >= 10 echoes
 --figures adds firmware sizes and echo throughput (1 MiB, random and text) and
 64-byte round trip of the library server against the raw smoltcp server, both
@@ -27,6 +28,7 @@ Every QEMU it starts is killed at the end; every wait has a timeout. Exit status
 import argparse
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -56,13 +58,17 @@ QEMUS = []  # every QEMU process started, to kill at the end
 class Board:
     """One QEMU running a firmware ELF; serial goes to a log file."""
 
-    def __init__(self, elf, host_port, logdir, name):
+    def __init__(self, elf, host_port, logdir, name, monitor=False):
         self.name = name
         self.host_port = host_port
         self.log_path = os.path.join(logdir, f"{name}.log")
+        # QEMU's human monitor on a unix socket (see `Monitor`), if asked for.
+        self.monitor_path = os.path.join(logdir, f"{name}.monitor") if monitor else None
         if not os.path.exists(elf):
             raise TestError(f"missing {elf}: build the firmware first (ci.sh)")
         env = dict(os.environ, HOST_PORT=str(host_port) if host_port else "none")
+        if self.monitor_path:
+            env["QEMU_MONITOR"] = self.monitor_path
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [RUN_SH, elf],
@@ -116,6 +122,44 @@ class Board:
         self.log.close()
 
 
+class Monitor:
+    """QEMU's human monitor of a board started with `monitor=True`."""
+
+    PROMPT = b"(qemu) "
+
+    def __init__(self, board, timeout=IO_TIMEOUT):
+        self.sock = socket.socket(socket.AF_UNIX)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(board.monitor_path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise TestError(f"{board.name}: no monitor at {board.monitor_path}") from None
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self._read_to_prompt()
+
+    def _read_to_prompt(self):
+        data = b""
+        while not data.endswith(self.PROMPT):
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise TestError("QEMU closed its monitor")
+            data += chunk
+        return data
+
+    def command(self, line):
+        """Runs `line` and returns its output, without the echo's escape codes."""
+        self.sock.sendall(line.encode() + b"\n")
+        out = self._read_to_prompt()[: -len(self.PROMPT)].decode("utf-8", "replace")
+        return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out)
+
+    def close(self):
+        self.sock.close()
+
+
 def kill(proc):
     if proc.poll() is None:
         try:
@@ -154,11 +198,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def boot_server(elf, logdir, name, port=None):
+def boot_server(elf, logdir, name, port=None, monitor=False):
     """A board running a server firmware, listening; retries with another port if
     QEMU could not set up the forward (the port was taken meanwhile)."""
     for attempt in range(3):
-        board = Board(elf, port or free_port(), logdir, f"{name}-{attempt}" if attempt else name)
+        board = Board(elf, port or free_port(), logdir, f"{name}-{attempt}" if attempt else name, monitor)
         try:
             board.wait_for(r"^listening on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
             return board
@@ -307,10 +351,9 @@ def test_frame(ctx):
     s = connect(board.host_port)
     try:
         echo(s, TUTORIAL[1])
-        # The message changed after `mark`, so an update of its rows follows; the
-        # screen is redrawn at most every 100 ms, so after a pause the last is final.
-        board.wait_for(r"^(?:FRAME 128x64 \d+|ROWS 128x64 \d+ \d+)\n(?:[0-9a-f]{32}\n){1,64}END$", 5, mark)
-        time.sleep(0.3)
+        # The message changed after `mark`: the next block that redraws the message
+        # line shows it, and nothing later touches that line while `s` is open.
+        wait_for_block(board, MESSAGE_ROWS, 5, mark)
     finally:
         s.close()
     snapshot = os.path.join(ctx.logdir, "frame.log")
@@ -327,6 +370,22 @@ def test_frame(ctx):
         raise TestError("empty PNG")
     if ctx.args.keep_logs:
         print(f"    PNG: {png}")
+
+
+MESSAGE_ROWS = range(48, 64)  # pixel rows of the screen's message line
+BLOCK = r"^(?:FRAME 128x64 \d+|ROWS 128x64 \d+ (\d+))\n((?:[0-9a-f]{32}\n){1,64})END$"
+
+
+def wait_for_block(board, rows, timeout, after):
+    """The first complete frame block at or after offset `after` that redraws any
+    of the pixel `rows`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = board.wait_for(BLOCK, max(deadline - time.monotonic(), 0), after)
+        first = int(m.group(1) or 0)
+        if first < rows.stop and first + m.group(2).count("\n") > rows.start:
+            return m
+        after = m.end()
 
 
 def run_frame_tool(args):
@@ -383,6 +442,98 @@ def test_slots(ctx):
     finally:
         for s in clients:
             s.close()
+
+
+def wait_for_count(board, pattern, count, timeout, after):
+    """Waits until `pattern` matched `count` times at or after offset `after`."""
+    deadline = time.monotonic() + timeout
+    for found in range(count):
+        try:
+            after = board.wait_for(pattern, max(deadline - time.monotonic(), 0), after).end()
+        except TestError as e:
+            raise TestError(f"{found} of {count} matches: {e}") from None
+
+
+def closed_by_server(socks, timeout=IO_TIMEOUT):
+    """The one socket of `socks` the server closed without being sent anything
+    (the others stay silent); a reset or unasked-for data fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TestError("no connection was closed")
+        readable, _, _ = select.select(socks, [], [], left)
+        for s in readable:
+            try:
+                data = s.recv(100)
+            except ConnectionResetError:
+                raise TestError("a connection was reset instead of closed") from None
+            if data:
+                raise TestError(f"the server sent {data!r} unasked")
+            return s
+
+
+def wait_for_forwarded_syns(monitor, count, timeout=IO_TIMEOUT):
+    """Waits until QEMU's user network holds `count` connections from the host
+    whose SYN to the board is sent or queued (`info usernet`: SYN_SENT)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = monitor.command("info usernet")
+        found = table.count("TCP[SYN_SENT]")
+        if found == count:
+            return
+        if time.monotonic() > deadline:
+            raise TestError(f"{found} of {count} connections reached QEMU's user network:\n{table}")
+        time.sleep(0.05)
+
+
+def connect_while_paused(port, monitor, count):
+    """`count` connections from the host to a paused board: each is taken by QEMU's
+    user network, whose SYN to the board waits in QEMU's queue, before the next
+    connects (the forward's listen backlog is 1, so more at once would be held back
+    by the host's kernel instead)."""
+    socks = []
+    try:
+        for i in range(count):
+            socks.append(connect(port))
+            wait_for_forwarded_syns(monitor, i + 1)
+        return socks
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+
+
+def test_at_once(ctx):
+    """The board has 4 slots, all free: 5 clients connect in the same instant. The
+    board is paused meanwhile, so that their 5 SYNs reach it together (QEMU queues
+    them and hands them to the card at `cont`), as on a LAN where five cameras power
+    up at once. Each of the 4 served ones gets its own bytes back; the 5th is closed
+    (FIN, not a reset)."""
+    board = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, "at-once", monitor=True)
+    monitor = Monitor(board)
+    socks = []
+    try:
+        monitor.command("stop")
+        socks = connect_while_paused(board.host_port, monitor, 5)
+        mark = len(board.text())
+        monitor.command("cont")
+        wait_for_count(board, r"^connect 10\.0\.2\.2:\d+ slot \d", 4, 10, mark)
+        board.wait_for(r"^reject 10\.0\.2\.2:\d+ \(slots full\)", 10, mark)
+        fifth = closed_by_server(socks)
+        served = [s for s in socks if s is not fifth]
+        for i, s in enumerate(served):
+            s.sendall(f"at once {i}".encode())
+        for i, s in enumerate(served):
+            msg = f"at once {i}".encode()
+            got = recv_exact(s, len(msg))
+            if got != msg:
+                raise TestError(f"sent {msg!r}, echo {got!r}")
+    finally:
+        for s in socks:
+            s.close()
+        monitor.close()
+        board.stop()
 
 
 def test_two_boards(ctx):
@@ -547,6 +698,7 @@ TESTS = [
     ("frame", test_frame),
     ("blob", test_blob),
     ("slots", test_slots),
+    ("at-once", test_at_once),
     ("two-boards", test_two_boards),
 ]
 

@@ -7,6 +7,8 @@
 #             but none for an ELF named client*: the client needs no forward, and
 #             the server's QEMU may hold the port); `none` for no forward.
 # QEMU        the emulator (default qemu-system-riscv64).
+# QEMU_MONITOR  a path: QEMU's human monitor listens on this unix socket (the tests
+#             pause the board with it); unset: no monitor besides Ctrl-A C.
 #
 # The guest reaches the host's 127.0.0.1:P as 10.0.2.2:P (QEMU user networking).
 # The exit status is the firmware's (sifive_test): 0 pass, else its code.
@@ -22,5 +24,9 @@ netdev="user,id=n0"
 if [ "$port" != none ]; then
     netdev="$netdev,hostfwd=tcp:127.0.0.1:$port-:5001"
 fi
-exec "${QEMU:-qemu-system-riscv64}" -machine virt -m 128M -nographic -bios none \
+set -- -machine virt -m 128M -nographic -bios none \
     -device virtio-net-device,netdev=n0 -netdev "$netdev" -kernel "$elf"
+if [ -n "${QEMU_MONITOR:-}" ]; then
+    set -- "$@" -monitor "unix:$QEMU_MONITOR,server,nowait"
+fi
+exec "${QEMU:-qemu-system-riscv64}" "$@"

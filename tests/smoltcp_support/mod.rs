@@ -299,3 +299,76 @@ pub fn tcp_frame(to: usize, src: Ipv4Addr, tcp: &smoltcp::wire::TcpRepr<'_>) -> 
     );
     frame
 }
+
+/// The MAC of the hand-made frames' sender.
+pub const STRANGER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x66]);
+
+impl Wire {
+    /// Takes the next frame side `from` sent off the wire, as the other side's card
+    /// would have read it.
+    pub fn take(&self, from: usize) -> Option<Vec<u8>> {
+        let frame = self.lanes[from].borrow_mut().pop()?;
+        Some(frame.buf[..frame.len].to_vec())
+    }
+}
+
+/// An ARP request for side `to`'s address from `src` at [`STRANGER_MAC`]: smoltcp
+/// learns the sender's MAC from it, so that it can answer the sender's TCP.
+pub fn arp_request(to: usize, src: Ipv4Addr) -> Vec<u8> {
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
+    };
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: STRANGER_MAC,
+        source_protocol_addr: src,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: ip(to),
+    };
+    let eth = EthernetRepr {
+        src_addr: STRANGER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut eth_frame = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut eth_frame);
+    arp.emit(&mut ArpPacket::new_unchecked(eth_frame.payload_mut()));
+    frame
+}
+
+/// The TCP header fields of a frame a host sent, `None` for anything but IPv4 TCP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub control: smoltcp::wire::TcpControl,
+    pub seq: smoltcp::wire::TcpSeqNumber,
+    pub ack: Option<smoltcp::wire::TcpSeqNumber>,
+    pub sack: Option<(u32, u32)>,
+    pub payload: Vec<u8>,
+}
+
+pub fn tcp_segment(frame: &[u8]) -> Option<Segment> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    };
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let packet = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let checksums = ChecksumCapabilities::default();
+    let ip = Ipv4Repr::parse(&packet, &checksums).ok()?;
+    if ip.next_header != IpProtocol::Tcp {
+        return None;
+    }
+    let tcp = TcpPacket::new_checked(packet.payload()).ok()?;
+    let repr = TcpRepr::parse(&tcp, &ip.src_addr.into(), &ip.dst_addr.into(), &checksums).ok()?;
+    Some(Segment {
+        control: repr.control,
+        seq: repr.seq_number,
+        ack: repr.ack_number,
+        sack: repr.sack_ranges[0],
+        payload: repr.payload.to_vec(),
+    })
+}

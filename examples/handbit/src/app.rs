@@ -102,7 +102,7 @@ where
 
         let stack = match SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
         {
-            Ok(stack) => stack.with_backlog(net::BACKLOG).with_port_seed(port_seed),
+            Ok(stack) => stack.with_port_seed(port_seed),
             // Only a pool of wrong handles fails, and net::add_sockets made it.
             Err(e) => panic!("smoltcp socket pool: {e:?}"),
         };

@@ -19,13 +19,12 @@ use crate::wifi_device::WifiDevice;
 
 /// Clients served at once by the echo server.
 pub const SLOTS: usize = 4;
-/// Pool sockets kept listening, so that a connection can arrive while another one
-/// is being accepted.
-pub const BACKLOG: usize = 2;
-/// TCP sockets of the adapter's pool: the slots, the backlog, one to turn the next
-/// client away with an orderly close, and one for a connection still closing
-/// (nal-echo's `stack::smoltcp` docs: at least `SLOTS + 1 + BACKLOG`).
-pub const POOL: usize = SLOTS + 1 + BACKLOG + 1;
+/// TCP sockets of the adapter's pool. Every one not in a connection listens (the
+/// adapter's default backlog), so SLOTS clients that power up together are all
+/// served, and the next one is turned away with an orderly close, also while two
+/// other connections are still closing (nal-echo's `stack::smoltcp` docs:
+/// `SLOTS + 2 + C`, C connections still closing).
+pub const POOL: usize = SLOTS + 2 + 2;
 /// All sockets of the set: the pool and the DHCP client.
 pub const SOCKETS: usize = POOL + 1;
 /// Receive buffer (the window offered to a peer) and send buffer of each TCP socket.

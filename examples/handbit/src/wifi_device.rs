@@ -1,4 +1,4 @@
-//! esp-radio's Wi-Fi station as a smoltcp 0.12 [`Device`].
+//! esp-radio's Wi-Fi station as a smoltcp 0.13 [`Device`].
 //!
 //! esp-radio has no smoltcp glue of its own (it depends on no smoltcp); its Wi-Fi
 //! [`Interface`] implements embassy-net-driver 0.2's [`Driver`], whose receive and

@@ -1,12 +1,18 @@
 //! [`SmoltcpStack`]: embedded-nal's `TcpFullStack` and `TcpClientStack` over a
-//! smoltcp 0.12 interface that the caller owns (feature `smoltcp`), without a heap.
+//! smoltcp 0.13 interface that the caller owns (feature `smoltcp`), without a heap.
 //!
-//! Why smoltcp 0.12: it is the version smoltcp-nal 0.7, esp-wifi/esp-radio and
-//! embassy-net build on, so a board's existing interface works with this adapter
-//! without a second smoltcp in the build; the part of its API used here is the same
-//! in 0.14; and 0.13 and later need rustc 1.91. smoltcp-nal 0.7 implements only the
-//! client traits and owns the interface; this adapter borrows the interface, the
-//! device and the socket set, and adds `TcpFullStack`, which
+//! The feature needs rustc 1.91 or later (smoltcp 0.13's minimum); the rest of the
+//! crate does not.
+//!
+//! Why smoltcp 0.13 (0.13.1 or later): it is the version the latest embassy-net
+//! (0.9) builds on, so a board that also runs embassy-net, or a later embassy
+//! front end of this crate, has one smoltcp in its build, not two. 0.13.1 fixed the
+//! two panics a peer could cause in 0.12 (a TCP SYN from the unspecified address,
+//! and SACK arithmetic that overflowed where overflow checks are on), so frames
+//! reach smoltcp unfiltered. 0.14 needs the same rustc, and the adapter builds and
+//! passes its tests on it unchanged, but embassy-net does not use it yet. smoltcp-nal
+//! implements only the client traits and owns the interface; this adapter borrows
+//! the interface, the device and the socket set, and adds `TcpFullStack`, which
 //! [`EchoServer`](crate::EchoServer) needs.
 //!
 //! # How the calls map onto smoltcp
@@ -18,23 +24,26 @@
 //! pass. `send`, `receive` and `accept` tend the pool only after a poll that changed a
 //! socket or after 16 polls without, which keeps the echo path short; a timer that
 //! fires without a packet (TIME-WAIT ending) is seen within those 16. Nothing waits, and nothing
-//! panics whatever the peer sends: frames that smoltcp 0.12 itself would panic on
-//! (TCP from the unspecified address, fixed in smoltcp 0.13.1) are dropped before
-//! smoltcp sees them.
+//! panics whatever the peer sends (also with overflow checks on, as the tests and
+//! the fuzz target `smoltcp` run).
 //!
 //! The adapter works with a pool of `N` TCP sockets that the caller created with its
 //! own buffers (it allocates nothing):
 //!
 //! * `socket()` gives a handle that holds no pool socket yet: a listener needs none.
-//! * smoltcp has no accept: a listening socket itself becomes the connection. So
-//!   `listen` arms up to [`backlog`](SmoltcpStack::with_backlog) free pool sockets on
-//!   the port. `accept` hands out an armed socket once its handshake is complete
-//!   (ESTABLISHED, or CLOSE-WAIT if the peer already sent its FIN; a socket in
-//!   SYN-RECEIVED is not usable yet), with its peer, and arms another free socket, so
-//!   that the backlog stays full while the pool lasts. With no socket armed, the
-//!   interface refuses new connections with a reset. An armed socket whose
-//!   handshake fails (the peer's reset, or the socket's timeout) listens again.
-//! * `connect` takes a free pool socket on the first call and connects from an
+//! * smoltcp has no accept and no backlog: a listening socket itself becomes the
+//!   connection, and a SYN that finds no socket listening on its port is answered
+//!   with a reset. So `listen` arms free pool sockets on the port: all of them by
+//!   default, at most the [`backlog`](SmoltcpStack::with_backlog) if one is set.
+//!   SYNs that arrive together (in one poll) each take an armed socket, as a
+//!   real stack's backlog would queue them. `accept` hands out an armed socket once
+//!   its handshake is complete (ESTABLISHED, or CLOSE-WAIT if the peer already sent
+//!   its FIN; a socket in SYN-RECEIVED is not usable yet), with its peer. Sockets
+//!   that come back to the pool are armed again while the listener lasts. An armed
+//!   socket whose handshake fails (the peer's reset, or the socket's timeout)
+//!   listens again.
+//! * `connect` takes a pool socket on the first call (a free one, else one that only
+//!   listens, from a listener that keeps another one listening) and connects from an
 //!   ephemeral port (49152..=65535 in turn from [`with_port_seed`], skipping ports in
 //!   use); it reports `WouldBlock` until the handshake ends, then `Ok`, or
 //!   [`ConnectionRefused`](SmoltcpError::ConnectionRefused) after a reset or timeout,
@@ -43,20 +52,32 @@
 //!   leaves at once; a full buffer is `WouldBlock`. `receive` gives `Ok(0)` once the
 //!   peer's FIN has been read (an orderly close), [`Reset`](SmoltcpError::Reset) after
 //!   a reset, and [`PipeClosed`](SmoltcpError::PipeClosed) to a send after the peer
-//!   closed and the connection then ended.
+//!   closed and the connection then ended. One quirk of smoltcp (0.13 and 0.14)
+//!   shows here: data a peer sends after its own FIN, which RFC 9293 says to
+//!   ignore, is delivered before the end of stream, less the byte that falls on the
+//!   FIN's sequence number. Only a peer that breaks TCP this way sees it (found by
+//!   the fuzz target `smoltcp`).
 //! * `close` of a connection sends a FIN; its pool socket is reused once it reaches
 //!   CLOSED or TIME-WAIT, checked on every later call. A closing socket is aborted
-//!   (reset) early only when a socket is needed and none is free: first one whose
-//!   data has all been acknowledged, and one that still has data to deliver only for a
-//!   `connect`, or to keep at least one socket listening. `close` of a listener
-//!   resets the connections it armed and not yet handed out, and frees their sockets.
+//!   (reset) early only when a `connect` or a listener with no socket armed at all
+//!   needs one and nothing else is to be had: the one with the least data still to
+//!   deliver. `close` of a listener resets the connections it armed and not yet
+//!   handed out, and frees their sockets.
 //!
 //! # Sizing and settings
 //!
-//! * `N` ≥ connections open at once + the backlog of each listener, plus a few for
-//!   connections still closing. [`EchoServer`](crate::EchoServer) with `SLOTS`
-//!   slots needs `SLOTS + 1 + backlog` to turn the connection after the last slot
-//!   away with an orderly close rather than a reset.
+//! * With the default backlog, `k` clients whose SYNs arrive at once are all
+//!   answered if `k` ≤ `N` − connections open − connections still closing (FIN
+//!   sent, not yet in TIME-WAIT); the SYNs beyond that get a reset.
+//!   [`EchoServer`](crate::EchoServer) accepts every connection and closes those
+//!   beyond its `SLOTS` at once, so with `N` ≥ `SLOTS + 2 + C`, where `C` is the
+//!   number of connections that may still be closing at that moment, `SLOTS`
+//!   clients that connect at the same instant are all served and the next one is
+//!   turned away with an orderly close (FIN). With `N = SLOTS + 1` it is turned
+//!   away with a reset: its closing socket is the only one left to listen with.
+//! * A backlog set with [`with_backlog`](SmoltcpStack::with_backlog) caps the
+//!   sockets armed per listener; then `N` ≥ connections open + the backlog of each
+//!   listener + those still closing, and at most `backlog` SYNs are answered at once.
 //! * smoltcp retransmits forever unless told otherwise: a peer that vanishes keeps a
 //!   socket in SYN-RECEIVED or in a closing state for good. Set
 //!   `tcp::Socket::set_timeout` (and keep-alive if you like) on the pool sockets; the
@@ -65,10 +86,6 @@
 //!   differs from boot to boot (a hardware RNG, a timer, the MAC), or a rebooted
 //!   board reconnects with the port and sequence numbers of its last life.
 //! * IPv4 only, whatever features of smoltcp other crates turn on.
-//! * One fault of smoltcp 0.12 that a peer can trigger is beyond the frame filter:
-//!   its SACK arithmetic can overflow, which panics only where overflow checks are
-//!   on (debug builds; fixed in 0.13.1). Build the firmware in release mode, or
-//!   keep `overflow-checks = false` in its profile.
 //!
 //! [`with_port_seed`]: SmoltcpStack::with_port_seed
 //!
@@ -98,7 +115,7 @@
 //!         let _ = ips.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
 //!     });
 //!
-//!     // One connection plus a backlog of two.
+//!     // Three sockets: all three listen until one is accepted.
 //!     let mut buffers = [[0u8; 1024]; 6];
 //!     let [rx0, tx0, rx1, tx1, rx2, tx2] = &mut buffers;
 //!     let mut storage = [SocketStorage::EMPTY; 3];
@@ -131,7 +148,6 @@
 //! ```
 
 mod error;
-mod guard;
 mod nal;
 mod pool;
 mod ports;
@@ -151,8 +167,10 @@ pub use error::SmoltcpError;
 use pool::{Role, Slot};
 use ports::Ports;
 
-/// Armed sockets per listener unless [`SmoltcpStack::with_backlog`] says otherwise.
-const DEFAULT_BACKLOG: usize = 2;
+/// Armed sockets per listener unless [`SmoltcpStack::with_backlog`] says otherwise:
+/// every free pool socket, so that as many SYNs as the pool can take may arrive at
+/// once (the pool bounds every loop over the backlog).
+const DEFAULT_BACKLOG: usize = usize::MAX;
 
 /// embedded-nal's TCP stacks over a caller-owned smoltcp interface, device and socket
 /// set, with a pool of `N` TCP sockets. See the [module](self) documentation for
@@ -264,8 +282,12 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         })
     }
 
-    /// Sockets armed per listener (default 2); 0 is taken as 1, or nothing could ever
-    /// be accepted.
+    /// At most `k` sockets armed per listener (listening, in a handshake, or
+    /// established and not yet accepted); 0 is taken as 1, or nothing could ever be
+    /// accepted. The default is no limit: every free pool socket is armed, so that
+    /// SYNs that arrive together are all answered as long as the pool lasts. Limit it
+    /// when several listeners share the pool, or to keep sockets free for `connect`
+    /// (which otherwise takes a spare listening socket, see the module docs).
     pub fn with_backlog(mut self, k: usize) -> Self {
         self.backlog = k.max(1);
         self

@@ -6,7 +6,6 @@ use ::smoltcp::phy::Device;
 use ::smoltcp::socket::tcp::{self, State};
 use ::smoltcp::socket::AnySocket;
 
-use super::guard::Guard;
 use super::{find_tcp, find_tcp_mut, smoltcp_instant, SmoltcpError, SmoltcpStack};
 use crate::time::Clock;
 
@@ -29,13 +28,14 @@ pub(super) struct Slot {
     pub(super) role: Role,
 }
 
-/// How badly a socket is wanted when none is free: that decides whether a closing
-/// socket that still has data to deliver may be reset for it.
+/// How badly a socket is wanted when none is free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Need {
-    /// Only sockets with nothing left to deliver are taken.
-    Spare,
-    /// Any closing socket is taken, the one with the least unsent data first.
+    /// One more armed socket for a listener that has one already: only a free one.
+    Extra,
+    /// A `connect`, or a listener's first armed socket: a free one, else an idle
+    /// listening socket of a listener that keeps another one listening, else a
+    /// closing socket reset early (the one with the least unsent data first).
     Must,
 }
 
@@ -105,8 +105,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
 
     pub(super) fn poll_iface(&mut self) -> bool {
         let now = smoltcp_instant(self.clock.now());
-        let mut device = Guard::new(&mut *self.device);
-        self.iface.poll(now, &mut device, self.sockets) == PollResult::SocketStateChanged
+        self.iface.poll(now, &mut *self.device, self.sockets) == PollResult::SocketStateChanged
     }
 
     /// One poll of the interface, then the bookkeeping if a socket may have changed
@@ -169,14 +168,15 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         }
     }
 
-    /// Arms sockets for the listener on `port` until its backlog is full or the pool
-    /// has none to give. A closing socket still delivering data is reset for this
-    /// only if the listener would otherwise have no socket at all.
+    /// Arms free sockets for the listener on `port` until its backlog is full or the
+    /// pool has none free. A socket is taken from elsewhere only if the listener
+    /// would otherwise have none at all: closing connections are not cut short to
+    /// deepen a backlog.
     pub(super) fn top_up(&mut self, port: u16) -> bool {
         let mut changed = false;
         // No more than the pool holds, so the loop is short whatever the backlog.
         for armed in self.count_armed(port)..self.backlog.min(N) {
-            let need = if armed == 0 { Need::Must } else { Need::Spare };
+            let need = if armed == 0 { Need::Must } else { Need::Extra };
             let Some(handle) = self.take(need, Role::Armed(port)) else {
                 break;
             };
@@ -210,28 +210,53 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             .find(|&h| self.tcp(h).is_some_and(|s| accept_ready(s.state())))
     }
 
-    /// A pool socket for a new `role`: a free one, else a closing one reset early.
+    /// A pool socket for a new `role`, as far as `need` allows (see [`Need`]).
     pub(super) fn take(&mut self, need: Need, role: Role) -> Option<SocketHandle> {
         let handle = match self.slots.iter().find(|s| self.is_free(s)) {
             Some(slot) => slot.handle,
-            None => self.steal(need)?,
+            None if need == Need::Extra => return None,
+            None => self.disarm_spare().or_else(|| self.steal())?,
         };
         self.set_role(handle, role);
         Some(handle)
     }
 
-    /// Resets the closing socket with the least data still to deliver, if `need`
-    /// allows it.
-    fn steal(&mut self, need: Need) -> Option<SocketHandle> {
-        let (handle, unsent) = self
+    /// Takes a socket that only listens from a listener that keeps another one
+    /// listening: no connection is touched, and that listener still answers SYNs.
+    fn disarm_spare(&mut self) -> Option<SocketHandle> {
+        let handle = self
+            .slots
+            .iter()
+            .filter_map(|s| match s.role {
+                Role::Armed(port) => Some((s.handle, port)),
+                _ => None,
+            })
+            .find(|&(handle, port)| self.is_listening(handle) && self.count_listening(port) > 1)
+            .map(|(handle, _)| handle)?;
+        // A socket in LISTEN has no peer: closing it sends nothing.
+        self.tcp_mut(handle)?.abort();
+        Some(handle)
+    }
+
+    fn is_listening(&self, handle: SocketHandle) -> bool {
+        self.tcp(handle).is_some_and(|s| s.state() == State::Listen)
+    }
+
+    fn count_listening(&self, port: u16) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.role == Role::Armed(port) && self.is_listening(s.handle))
+            .count()
+    }
+
+    /// Resets the closing socket with the least data still to deliver.
+    fn steal(&mut self) -> Option<SocketHandle> {
+        let (handle, _) = self
             .slots
             .iter()
             .filter(|s| s.role == Role::Closing)
             .filter_map(|s| Some((s.handle, self.tcp(s.handle)?.send_queue())))
             .min_by_key(|&(_, unsent)| unsent)?;
-        if need == Need::Spare && unsent > 0 {
-            return None;
-        }
         self.tcp_mut(handle)?.abort();
         // The reset must leave before `listen` or `connect` wipes the socket's
         // connection, or the peer would wait on a dead connection.
