@@ -70,9 +70,9 @@
 //! messages 1200, msgs/s 200.0, bytes 1228800, connects 900, served 100, refused 800, hangs 0, hangs connecting 0, hangs first-message 0, hangs unacked 0, corrupt 0, lost 0, errors 0, rtt p50 1.20 ms, rtt p99 9.80 ms
 //! ```
 //!
-//! and with `--json` the same figures as one JSON object, the names with `_` for
-//! spaces and `/` (`{"messages":1200,"msgs_per_s":200.0,...,"rtt_p99_ms":9.80}`),
-//! plus `seconds`, the run's length.
+//! and with `--json` the same figures as one JSON object, named in snake case
+//! (`{"messages":1200,"msgs_per_s":200.0,...,"hangs_first_message":0,...,
+//! "rtt_p99_ms":9.80,"seconds":6.0}`), `seconds` being the run's length.
 //! Each hang is also described on stderr (`soak: hang: local port P, <phase>, given
 //! up <t> s into the run`), so that it can be found in a capture.
 //! A run takes the given seconds plus at most the hang timeout (the last messages).
