@@ -102,11 +102,14 @@
 //! message (`\r\n+IPD,...`, `\r\nOK\r\n`, `\r\nSEND OK\r\n`...) or one printed
 //! without a leading line break (`CLOSED\r\n`, `WIFI DISCONNECT\r\n`). One `+IPD`
 //! carries one lwIP receive callback's data: a TCP segment (at most 1460 bytes)
-//! normally, up to the TCP receive window (5744 bytes by default on ESP-AT) when
-//! lwIP passes on segments it queued out of order.
+//! normally, up to the TCP receive window (ESP-IDF's default is 5744 bytes on
+//! ESP-AT) when lwIP passes on segments it queued out of order.
 //!
-//! So the stack holds each frame's payload back (in the receive buffer, behind the
-//! data already released: no extra RAM) and releases it only when:
+//! So the stack holds each frame's payload back and releases it only when the
+//! points below hold. The held bytes sit at the back of the receive buffer, behind
+//! the data already released, so holding costs no buffer of its own (a few words
+//! of state); [`RX_BUFFER`] is 2048 bytes so that a full segment fits behind some
+//! unread data.
 //!
 //! * its header is exactly one of the two forms above, at the start of a line, with
 //!   `1 <= len <=` [`RX_BUFFER`] (a longer frame, which the firmware sends only
@@ -131,12 +134,18 @@
 //! does not follow the `OK` to a CIPSEND, and an `OK`, `SEND OK`, `CONNECT` or
 //! `ALREADY CONNECTED` that answers no command in flight.
 //!
-//! What this cannot catch: a corrupted length that swallows exactly whole modem
-//! messages the stack does not wait for, followed by valid output, looks like a
-//! good frame. And after a doubt, the rest of the frame is read as lines until the
-//! modem has closed the connection: a peer that foresaw the corruption could have
-//! put lines there that complete the stack's next commands (a CIPCLOSE, a
-//! CIPSTART); the connection that follows may then fail once before it works.
+//! After a doubt the rest of that frame is read as lines. Until `AT+CIPSTATUS`
+//! (sent once the application closed the socket, after `AT+CIPCLOSE`) says that
+//! the modem holds no connection, news of the network is ignored and no new
+//! connection is started, so that a peer's bytes cannot pass for the modem then.
+//!
+//! What this cannot catch: a lost or changed digit of a length that makes the
+//! frame end exactly where the modem's next frame ends, or exactly where the
+//! peer's own bytes go on with something the firmware prints (a peer's bytes that
+//! look like a whole `+IPD` frame are then taken for one); and two faults at once,
+//! such as a length six too long followed by a stray `\r\nOK\r\n` that it swallows.
+//! Bytes lost without the port noticing are such faults too. Line noise that the
+//! UART reports (framing errors) and overruns are caught.
 //!
 //! [`poll`]: AtStack::poll
 //!
