@@ -118,7 +118,8 @@ impl embedded_io::WriteReady for Serial {
 }
 
 /// Faults on the line from the modem, each drawn per `+IPD` frame with the given
-/// chance in percent (from a seeded generator, so a failing case replays).
+/// chance in percent (from a seeded generator), at most one per connection: the
+/// kinds the AT stack promises to catch, one at a time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub seed: u32,
@@ -220,6 +221,8 @@ pub struct FakeEsp {
     /// Frames sent, and frames a fault hit.
     pub frames: u32,
     pub faulty_frames: u32,
+    /// A fault hit the current connection.
+    faulted: bool,
     /// Largest `+IPD` packet; larger reads are split.
     pub max_ipd: usize,
     pub starts: u32,
@@ -245,6 +248,7 @@ impl FakeEsp {
             faults: Faults::none(),
             frames: 0,
             faulty_frames: 0,
+            faulted: false,
             max_ipd: 1460,
             starts: 0,
             sends: 0,
@@ -410,6 +414,7 @@ impl FakeEsp {
                 stream.set_nonblocking(true).unwrap();
                 stream.set_nodelay(true).unwrap();
                 self.connects.push(Vec::new());
+                self.faulted = false;
                 self.conn = Some(stream);
                 self.answer("CONNECT\r\n\r\nOK\r\n");
             }
@@ -478,11 +483,12 @@ impl FakeEsp {
         let mut bytes = format!("\r\n+IPD,{}:", payload.len()).into_bytes();
         let header = bytes.len();
         bytes.extend_from_slice(payload);
-        if !self.faults.any() {
+        // One fault per connection at most: two together (a length one too long,
+        // and a stray OK right after its frame that it swallows) can look like a
+        // good frame.
+        if !self.faults.any() || self.faulted {
             return self.emit(&bytes);
         }
-        // One fault per frame at most: two together (a length one too long and a
-        // stray OK right after it, swallowed) can look like a good frame.
         let mut faulty = true;
         if self.faults.chance(self.faults.flip_length_digit) {
             let last = header - 2;
@@ -507,6 +513,7 @@ impl FakeEsp {
             self.wire.borrow_mut().overrun_after_queued();
             self.emit(&bytes[at + run..]);
             self.faulty_frames += 1;
+            self.faulted = true;
             return;
         } else {
             faulty = false;
@@ -514,6 +521,7 @@ impl FakeEsp {
         self.emit(&bytes);
         if faulty {
             self.faulty_frames += 1;
+            self.faulted = true;
         }
     }
 }

@@ -81,8 +81,10 @@
 //!   still hold the connection; data that arrives for it meanwhile is dropped. A new
 //!   connection waits (`WouldBlock`) until that close is answered.
 //!
-//! A command that timed out half written is finished (so that the modem does not
-//! read it and the next one as a single line) and its answer is taken for nobody's.
+//! A command goes out only once the port has nothing unread: those bytes came
+//! before it, so none of them can be its answer. A command that timed out half
+//! written is finished (so that the modem does not read it and the next one as a
+//! single line) and its answer is taken for nobody's.
 //! A reply that comes after its command timed out answers nothing: harmless while
 //! no connection is open, a framing doubt (below) while one is.
 //!
@@ -467,11 +469,12 @@ where
         let mut progress = self.write_out();
         let (read, drained) = self.read_in(now);
         progress |= read;
-        // An answer may be among the bytes not read yet.
+        // Bytes not read yet came before anything sent now, so they may hold the
+        // answer awaited, or a late one that would pass for the next command's.
         if drained {
             progress |= self.check_timeout(now);
+            progress |= self.schedule(now);
         }
-        progress |= self.schedule(now);
         progress | self.write_out()
     }
 

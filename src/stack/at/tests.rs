@@ -641,6 +641,21 @@ fn a_read_error_ends_the_connection_as_bytes_were_lost() {
 }
 
 #[test]
+fn no_command_goes_out_while_the_modem_s_bytes_wait() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    bench.wire.borrow_mut().max_read = 1;
+    // Whatever is on the line came before the next command, so it cannot be its
+    // answer; read first, then send.
+    bench.answer("WIFI CONNECTED\r\nWIFI CONNECTED\r\n");
+    assert_eq!(stack.send(&mut socket, b"hi"), Ok(2));
+    assert_eq!(bench.said(), "", "bytes still wait");
+    bench.polls(&mut stack);
+    assert_eq!(bench.unread(), 0);
+    assert_eq!(bench.said(), "AT+CIPSEND=2\r\n");
+}
+
+#[test]
 fn a_peer_closing_right_after_its_data_is_read_whole() {
     let bench = Bench::default();
     let (mut stack, mut socket) = bench.connected();
