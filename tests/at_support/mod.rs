@@ -1,12 +1,12 @@
 //! A fake ESP8285 with Espressif's AT firmware, for the AT stack's tests: an
 //! in-memory serial line, a modem that answers the commands the way the firmware
-//! does and bridges its one connection to a real loopback socket, and a std echo
-//! server to talk to.
+//! does and bridges its one connection to a real loopback socket, faults on the
+//! line around and inside its `+IPD` frames, and std servers to talk to (an echo
+//! server, and a peer that sends given bytes).
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
@@ -24,6 +24,10 @@ pub struct Wire {
     to_modem: VecDeque<u8>,
     /// Seed of the read sizes; 0 hands the board everything at once.
     split_seed: u32,
+    /// Bytes were dropped after this many of the bytes queued to the board (an
+    /// overrun): the read that reaches the gap reports it, as a UART's line status
+    /// does.
+    overrun_at: Option<usize>,
 }
 
 impl Wire {
@@ -44,17 +48,44 @@ impl Wire {
 
 pub type SharedWire = Rc<RefCell<Wire>>;
 
-/// The board's end of the serial line.
+/// The board's end of the serial line. A read with nothing to read would block a
+/// real port: it panics here, so every test checks that the stack never does it.
 pub struct Serial(pub SharedWire);
 
+/// The port's error: bytes were lost before the ones still to read.
+#[derive(Debug)]
+pub struct Overrun;
+
+impl embedded_io::Error for Overrun {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::Other
+    }
+}
+
 impl embedded_io::ErrorType for Serial {
-    type Error = Infallible;
+    type Error = Overrun;
 }
 
 impl embedded_io::Read for Serial {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Overrun> {
         let mut wire = self.0.borrow_mut();
-        let n = buf.len().min(wire.to_board.len()).min(wire.read_limit());
+        if wire.overrun_at == Some(0) {
+            wire.overrun_at = None;
+            return Err(Overrun);
+        }
+        assert!(
+            !wire.to_board.is_empty() || buf.is_empty(),
+            "a read with nothing to read would block"
+        );
+        let before_gap = wire.overrun_at.unwrap_or(usize::MAX);
+        let n = buf
+            .len()
+            .min(wire.to_board.len())
+            .min(wire.read_limit())
+            .min(before_gap);
+        if let Some(at) = &mut wire.overrun_at {
+            *at -= n;
+        }
         for (slot, byte) in buf.iter_mut().zip(wire.to_board.drain(..n)) {
             *slot = byte;
         }
@@ -63,27 +94,84 @@ impl embedded_io::Read for Serial {
 }
 
 impl embedded_io::ReadReady for Serial {
-    fn read_ready(&mut self) -> Result<bool, Infallible> {
-        Ok(!self.0.borrow().to_board.is_empty())
+    fn read_ready(&mut self) -> Result<bool, Overrun> {
+        let wire = self.0.borrow();
+        Ok(wire.overrun_at == Some(0) || !wire.to_board.is_empty())
     }
 }
 
 impl embedded_io::Write for Serial {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Overrun> {
         self.0.borrow_mut().to_modem.extend(buf);
         Ok(buf.len())
     }
 
-    fn flush(&mut self) -> Result<(), Infallible> {
+    fn flush(&mut self) -> Result<(), Overrun> {
         panic!("flush may block: the AT stack must not call it");
     }
 }
 
 impl embedded_io::WriteReady for Serial {
-    fn write_ready(&mut self) -> Result<bool, Infallible> {
+    fn write_ready(&mut self) -> Result<bool, Overrun> {
         Ok(true)
     }
 }
+
+/// Faults on the line from the modem, each drawn per `+IPD` frame with the given
+/// chance in percent (from a seeded generator), at most one per connection: the
+/// kinds the AT stack promises to catch, one at a time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub seed: u32,
+    /// A byte of the `+IPD,<len>:` header other than a digit of the length is lost
+    /// (silently: noise, not an overrun).
+    pub drop_header_byte: u8,
+    /// The last digit of the length is changed to another digit. (A lost digit or
+    /// a changed higher one can make the length swallow exactly a whole frame of
+    /// a peer's lookalike bytes, which nothing can tell from a real one.)
+    pub flip_length_digit: u8,
+    /// A run of 1..=16 bytes of the frame is lost, and the port reports an overrun.
+    pub overrun: u8,
+    /// A stray line (`OK`, `CLOSED`, `SEND OK`, `> `, `CONNECT`, junk) lands right
+    /// before or right after the frame.
+    pub stray_line: u8,
+}
+
+impl Faults {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    fn any(&self) -> bool {
+        self.drop_header_byte + self.flip_length_digit + self.overrun + self.stray_line > 0
+    }
+
+    fn next(&mut self) -> u32 {
+        let mut x = self.seed.max(1);
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.seed = x;
+        x
+    }
+
+    fn chance(&mut self, percent: u8) -> bool {
+        percent > 0 && self.next() % 100 < u32::from(percent)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.next() as usize % n.max(1)
+    }
+}
+
+const STRAY_LINES: &[&[u8]] = &[
+    b"\r\nOK\r\n",
+    b"CLOSED\r\n",
+    b"\r\nSEND OK\r\n",
+    b"> ",
+    b"CONNECT\r\n",
+    b"\r\n\xfejunk\x00\r\n",
+];
 
 /// Milliseconds of real time since the clock was made.
 pub struct WallClock(std::time::Instant);
@@ -125,13 +213,23 @@ pub struct FakeEsp {
     pub commands: Vec<String>,
     /// Answer ERROR to this many coming CIPSTARTs, as if the server were down.
     pub refuse_starts: u32,
-    /// Put a line of noise before every answer.
+    /// Put a line of noise before every answer while no connection is open
+    /// (during setup: the modem's boot log, a host that sent garbage).
     pub noise: bool,
+    /// Faults on the `+IPD` frames.
+    pub faults: Faults,
+    /// Frames sent, and frames a fault hit.
+    pub frames: u32,
+    pub faulty_frames: u32,
+    /// A fault hit the current connection.
+    faulted: bool,
     /// Largest `+IPD` packet; larger reads are split.
     pub max_ipd: usize,
     pub starts: u32,
     pub sends: u32,
     pub bytes_bridged: usize,
+    /// What each connection's peer sent, in order (what the modem received for it).
+    pub connects: Vec<Vec<u8>>,
 }
 
 impl FakeEsp {
@@ -147,10 +245,15 @@ impl FakeEsp {
             commands: Vec::new(),
             refuse_starts: 0,
             noise: false,
+            faults: Faults::none(),
+            frames: 0,
+            faulty_frames: 0,
+            faulted: false,
             max_ipd: 1460,
             starts: 0,
             sends: 0,
             bytes_bridged: 0,
+            connects: Vec::new(),
         };
         (esp, Serial(wire))
     }
@@ -171,7 +274,7 @@ impl FakeEsp {
     }
 
     fn answer(&mut self, text: &str) {
-        if self.noise {
+        if self.noise && self.conn.is_none() {
             self.emit(b"\r\n\x00\xfejunk, line: 1,2\x7f\r\n");
         }
         self.emit(text.as_bytes());
@@ -195,6 +298,26 @@ impl FakeEsp {
         for byte in written {
             self.byte(byte);
         }
+        self.pump_socket();
+    }
+
+    /// Whether the board has read everything the modem sent.
+    pub fn line_idle(&self) -> bool {
+        let wire = self.wire.borrow();
+        wire.to_board.is_empty() && wire.to_modem.is_empty()
+    }
+
+    /// Waits up to `limit` for the peer's next bytes (or its close) and forwards
+    /// them; returns at once without a connection.
+    pub fn wait_for_peer(&mut self, limit: Duration) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 1];
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(limit)).unwrap();
+        let _ = conn.peek(&mut buf);
+        conn.set_nonblocking(true).unwrap();
         self.pump_socket();
     }
 
@@ -238,12 +361,30 @@ impl FakeEsp {
                     "+CIFSR:STAIP,\"{a}.{b}.{c}.{d}\"\r\n+CIFSR:STAMAC,\"a0:20:a6:12:34:56\"\r\n\r\nOK\r\n"
                 ));
             }
+            "AT+CIPSTATUS" => self.status(),
             "AT+CIPCLOSE" if self.conn.take().is_some() => self.answer("CLOSED\r\n\r\nOK\r\n"),
             "AT+CIPCLOSE" => self.answer("\r\nERROR\r\n"),
             _ if cmd.starts_with("AT+CWJAP=") => self.join(&cmd["AT+CWJAP=".len()..]),
             _ if cmd.starts_with("AT+CIPSTART=") => self.start(&cmd["AT+CIPSTART=".len()..]),
             _ if cmd.starts_with("AT+CIPSEND=") => self.send(&cmd["AT+CIPSEND=".len()..]),
             _ => self.answer("\r\nERROR\r\n"),
+        }
+    }
+
+    fn status(&mut self) {
+        match self
+            .conn
+            .as_ref()
+            .and_then(|c| c.peer_addr().ok().zip(c.local_addr().ok()))
+        {
+            Some((peer, local)) => self.answer(&format!(
+                "STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"{}\",{},{},0\r\n\r\nOK\r\n",
+                peer.ip(),
+                peer.port(),
+                local.port()
+            )),
+            None if self.joined => self.answer("STATUS:4\r\n\r\nOK\r\n"),
+            None => self.answer("STATUS:5\r\n\r\nOK\r\n"),
         }
     }
 
@@ -272,6 +413,8 @@ impl FakeEsp {
             Ok(stream) => {
                 stream.set_nonblocking(true).unwrap();
                 stream.set_nodelay(true).unwrap();
+                self.connects.push(Vec::new());
+                self.faulted = false;
                 self.conn = Some(stream);
                 self.answer("CONNECT\r\n\r\nOK\r\n");
             }
@@ -318,14 +461,77 @@ impl FakeEsp {
                 self.answer("CLOSED\r\n");
             }
             Ok(n) => {
-                self.emit(format!("\r\n+IPD,{n}:").as_bytes());
-                self.emit(&buf[..n]);
+                if let Some(sent) = self.connects.last_mut() {
+                    sent.extend_from_slice(&buf[..n]);
+                }
+                self.frame(&buf[..n]);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(_) => {
                 self.conn = None;
                 self.answer("CLOSED\r\n");
             }
+        }
+    }
+}
+
+impl FakeEsp {
+    /// Emits one `+IPD` frame the way the firmware does (nothing after the
+    /// payload), with the faults drawn for it.
+    fn frame(&mut self, payload: &[u8]) {
+        self.frames += 1;
+        let mut bytes = format!("\r\n+IPD,{}:", payload.len()).into_bytes();
+        let header = bytes.len();
+        bytes.extend_from_slice(payload);
+        // One fault per connection at most: two together (a length one too long,
+        // and a stray OK right after its frame that it swallows) can look like a
+        // good frame.
+        if !self.faults.any() || self.faulted {
+            return self.emit(&bytes);
+        }
+        let mut faulty = true;
+        if self.faults.chance(self.faults.flip_length_digit) {
+            let last = header - 2;
+            let old = bytes[last];
+            bytes[last] = b'0' + ((old - b'0') + 1 + self.faults.below(9) as u8) % 10;
+        } else if self.faults.chance(self.faults.drop_header_byte) {
+            let non_digits: Vec<usize> = (0..header)
+                .filter(|&i| !bytes[i].is_ascii_digit())
+                .collect();
+            bytes.remove(non_digits[self.faults.below(non_digits.len())]);
+        } else if self.faults.chance(self.faults.stray_line) {
+            let line = STRAY_LINES[self.faults.below(STRAY_LINES.len())];
+            if self.faults.below(2) == 0 {
+                bytes.splice(0..0, line.iter().copied());
+            } else {
+                bytes.extend_from_slice(line);
+            }
+        } else if self.faults.chance(self.faults.overrun) {
+            let at = self.faults.below(bytes.len());
+            let run = (1 + self.faults.below(16)).min(bytes.len() - at);
+            self.emit(&bytes[..at]);
+            self.wire.borrow_mut().overrun_after_queued();
+            self.emit(&bytes[at + run..]);
+            self.faulty_frames += 1;
+            self.faulted = true;
+            return;
+        } else {
+            faulty = false;
+        }
+        self.emit(&bytes);
+        if faulty {
+            self.faulty_frames += 1;
+            self.faulted = true;
+        }
+    }
+}
+
+impl Wire {
+    /// The bytes queued so far arrive; the next ones come after a loss (one gap
+    /// at a time: a second one before the first is read merges with it).
+    fn overrun_after_queued(&mut self) {
+        if self.overrun_at.is_none() {
+            self.overrun_at = Some(self.to_board.len());
         }
     }
 }
@@ -418,6 +624,52 @@ fn echo(mut stream: TcpStream) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// A peer on 127.0.0.1 that sends `data` to every connection, then keeps it open
+/// (reading and dropping what comes) until the test ends.
+pub struct Peer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Peer {
+    pub fn start(data: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let halt = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            listener.set_nonblocking(true).unwrap();
+            let mut conns = Vec::new();
+            while !halt.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.write_all(&data);
+                        conns.push(stream);
+                    }
+                    // Waits for the next connection; the modem's side does not
+                    // depend on this timing.
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

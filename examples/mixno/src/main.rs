@@ -96,7 +96,8 @@ fn main() -> ! {
             let result = client.poll();
             report.client_result(result);
         }
-        let serial_errors = client.stack_mut().serial_errors();
-        report.update(clock.now(), wifi, serial_errors, client.stats());
+        let stack = client.stack_mut();
+        let line_errors = (stack.serial_errors(), stack.framing_errors());
+        report.update(clock.now(), wifi, line_errors, client.stats());
     }
 }

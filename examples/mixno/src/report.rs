@@ -1,5 +1,5 @@
 //! What the firmware prints on the console: Wi-Fi changes, client errors (each new
-//! one once), receive errors on the modem's line, and a stats line after each verified echo and at least once a second:
+//! one once), receive and framing errors on the modem's line, and a stats line after each verified echo and at least once a second:
 //!
 //! `sent N echoed N mismatches N missed N failures N rtt min/avg/max a/b/c ms`
 
@@ -16,6 +16,7 @@ pub struct Reporter {
     wifi: Option<WifiState>,
     last_error: Option<Error<AtError>>,
     serial_errors: u32,
+    framing_errors: u32,
     echoed: u32,
     printed_at: Instant,
 }
@@ -27,6 +28,7 @@ impl Reporter {
             wifi: None,
             last_error: None,
             serial_errors: 0,
+            framing_errors: 0,
             echoed: 0,
             printed_at: now,
         }
@@ -44,12 +46,13 @@ impl Reporter {
     }
 
     /// Prints what changed: the modem's Wi-Fi state at once; the stats line (and the
-    /// serial error count, if it grew) when an echo came or a second went by.
+    /// serial and framing error counts, if they grew) when an echo came or a second
+    /// went by.
     pub fn update(
         &mut self,
         now: Instant,
         wifi: WifiState,
-        serial_errors: u32,
+        (serial_errors, framing_errors): (u32, u32),
         stats: &ClientStats,
     ) {
         if self.wifi != Some(wifi) {
@@ -69,6 +72,12 @@ impl Reporter {
             if serial_errors != self.serial_errors {
                 self.serial_errors = serial_errors;
                 println!("uart2: {serial_errors} receive errors so far");
+            }
+            if framing_errors != self.framing_errors {
+                self.framing_errors = framing_errors;
+                println!(
+                    "modem: {framing_errors} connections dropped for garbled +IPD framing so far"
+                );
             }
             print_stats(stats);
         }

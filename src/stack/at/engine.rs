@@ -6,7 +6,7 @@ use core::fmt::Write as _;
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
 use super::parser::{Event, Reply};
-use super::{AtError, AtStack, Cmd, Link, Pending, Phase, Step, RX_BUFFER};
+use super::{AtError, AtStack, Cmd, Link, Pending, Phase, Staging, Step, RX_BUFFER};
 use crate::time::{Clock, Duration, Instant};
 
 /// Bytes per serial read.
@@ -25,37 +25,38 @@ where
     S: Read + Write + ReadReady + WriteReady,
     C: Clock,
 {
-    /// Reads what is there and acts on it. The second value is true if reading
-    /// stopped because the receive buffer is full.
+    /// Reads what is there and acts on it. The second value is true if the port
+    /// has nothing more: only then may an answer count as missing.
     pub(super) fn read_in(&mut self, now: Instant) -> (bool, bool) {
         let mut buf = [0u8; READ_CHUNK];
         let mut progress = false;
         for _ in 0..READS_PER_POLL {
             match self.serial.read_ready() {
                 Ok(true) => {}
-                Ok(false) => break,
+                Ok(false) => return (progress, true),
                 Err(_) => {
                     self.serial_errors = self.serial_errors.wrapping_add(1);
-                    break;
+                    return (progress, true);
                 }
             }
-            // Never read more than the payload buffer can take: then no payload byte
-            // is ever dropped, whatever the chunk turns out to hold.
-            let room = if self.link.takes_data() {
-                RX_BUFFER - self.rx.len()
-            } else {
-                READ_CHUNK
-            };
-            if room == 0 {
-                return (progress, true);
+            let mut limit = self.read_limit();
+            if limit == 0 && self.ready == 0 {
+                // Confirmed frames fill the buffer while the answer they wait for is
+                // behind them: they go without that extra check.
+                self.release_held();
+                limit = self.read_limit();
             }
-            let chunk = &mut buf[..room.min(READ_CHUNK)];
+            if limit == 0 {
+                return (progress, false);
+            }
+            let chunk = &mut buf[..limit.min(READ_CHUNK)];
             let n = match self.serial.read(chunk) {
-                Ok(0) => break,
+                Ok(0) => return (progress, true),
                 Ok(n) => n.min(chunk.len()),
                 Err(_) => {
                     self.serial_errors = self.serial_errors.wrapping_add(1);
-                    break;
+                    self.bytes_lost();
+                    return (true, false);
                 }
             };
             progress = true;
@@ -67,35 +68,142 @@ where
         (progress, false)
     }
 
+    /// Most bytes to read now. Payload bytes the socket keeps need room in `rx`, so
+    /// reads never take more than the free room: then no payload byte is dropped,
+    /// whatever a chunk turns out to hold. Outside a payload one byte is always
+    /// safe (a payload starts after its header's last byte), which lets a held
+    /// frame's confirmation in when `rx` is full.
+    fn read_limit(&self) -> usize {
+        if !self.link.takes_data() && !self.holds_frames() {
+            return READ_CHUNK;
+        }
+        let room = RX_BUFFER.saturating_sub(self.rx.len());
+        if self.parser.payload_left() > 0 {
+            room
+        } else {
+            room.max(1)
+        }
+    }
+
+    /// The port lost bytes (an overrun, a framing error): whatever was being read
+    /// cannot be continued.
+    fn bytes_lost(&mut self) {
+        self.parser.reset();
+        if self.link.takes_data() || self.holds_frames() {
+            self.framing_error();
+        }
+        self.staging = Staging::default();
+    }
+
     fn handle(&mut self, event: Event<'_>, now: Instant) {
         match event {
-            Event::Data(data) => {
-                if self.link.takes_data() {
-                    for &byte in data {
-                        // Cannot fail: `read_in` read at most the free room.
-                        let _ = self.rx.push_back(byte);
-                    }
-                }
+            Event::FrameStart(_) => self.frame_start(),
+            Event::Data(data) => self.stage(data),
+            Event::FrameEnd => {
+                self.staging.open = false;
+                self.staging.framed = self.staging.staged;
+                self.release_frames();
             }
-            Event::Prompt => {
-                if let Some(Pending {
-                    cmd: Cmd::Send { prompted },
-                    ..
-                }) = &mut self.pending
-                {
-                    if !*prompted {
-                        *prompted = true;
-                        self.data_pos = Some(0);
-                    }
-                }
-            }
+            Event::Unknown | Event::Garbled => self.doubt(),
+            Event::Prompt => self.on_prompt(),
             Event::Reply(reply) => self.on_reply(reply, now),
+        }
+    }
+
+    fn frame_start(&mut self) {
+        self.staging.open = true;
+        self.staging.keep = self.link.takes_data();
+        if self.staging.staged == 0 {
+            self.staging.awaits = self.pending.map(|p| p.seq);
+        }
+    }
+
+    fn stage(&mut self, data: &[u8]) {
+        if !self.staging.keep {
+            return;
+        }
+        for &byte in data {
+            if self.rx.push_back(byte).is_err() {
+                // `read_limit` leaves room for every payload byte read.
+                self.framing_error();
+                return;
+            }
+            self.staging.staged += 1;
+        }
+    }
+
+    /// Hands the confirmed frames to `receive` once nothing they wait for is left.
+    fn release_frames(&mut self) {
+        let waiting = self
+            .pending
+            .is_some_and(|p| Some(p.seq) == self.staging.awaits);
+        if !waiting {
+            self.release_held();
+        }
+    }
+
+    fn release_held(&mut self) {
+        if self.staging.framed == 0 {
+            return;
+        }
+        self.ready += self.staging.framed;
+        self.staging.staged -= self.staging.framed;
+        self.staging.framed = 0;
+        self.staging.awaits = None;
+    }
+
+    /// Whether frames of the socket's are being read or held.
+    pub(super) fn holds_frames(&self) -> bool {
+        self.staging.keep && self.staging.active()
+    }
+
+    /// Something the firmware would not send: harmless while no connection is
+    /// open, the end of one that is.
+    fn doubt(&mut self) {
+        if self.link.takes_data() || self.holds_frames() {
+            self.framing_error();
+        }
+    }
+
+    /// Gives the connection up: its held bytes are dropped, and the socket reports
+    /// [`AtError::Framing`]; closing it sends CIPCLOSE.
+    fn framing_error(&mut self) {
+        self.framing_errors = self.framing_errors.wrapping_add(1);
+        self.resyncing = true;
+        for _ in 0..self.staging.staged {
+            self.rx.pop_back();
+        }
+        self.staging = Staging {
+            open: self.staging.open,
+            ..Staging::default()
+        };
+        self.end_link(AtError::Framing, true);
+    }
+
+    /// `>`: the data of the CIPSEND in flight goes out, if the modem has said OK
+    /// to it; a prompt at any other time is not the modem's.
+    fn on_prompt(&mut self) {
+        match &mut self.pending {
+            Some(Pending {
+                cmd:
+                    Cmd::Send {
+                        acked: true,
+                        prompted,
+                    },
+                ..
+            }) if !*prompted => {
+                *prompted = true;
+                self.data_pos = Some(0);
+            }
+            _ => self.doubt(),
         }
     }
 
     fn on_reply(&mut self, reply: Reply, now: Instant) {
         match reply {
             Reply::Ready => self.restart(now),
+            // After a doubt, news of the network may be a peer's bytes.
+            Reply::WifiDisconnect | Reply::WifiGotIp if self.resyncing => {}
             Reply::WifiDisconnect => {
                 if self.past_join() && self.lost_since.is_none() {
                     self.lost_since = Some(now);
@@ -119,11 +227,31 @@ where
                     self.ip = ip;
                 }
             }
-            Reply::Connect | Reply::AlreadyConnected => {
-                if let Link::Connecting { remote, sent: true } = self.link {
-                    self.link = Link::Connected { remote };
+            Reply::Status(n) => {
+                if let Some(Pending {
+                    cmd: Cmd::Check { status },
+                    ..
+                }) = &mut self.pending
+                {
+                    *status = Some(n);
+                    // 3: a connection is open. Else a CLOSED went into a payload.
+                    if n != 3 {
+                        self.doubt();
+                    }
                 }
             }
+            Reply::Connect => self.on_connect(),
+            Reply::AlreadyConnected => match (self.pending, self.link) {
+                // A connection the stack does not know of: whose data would follow
+                // is unknown, so it is closed and the client tries again.
+                (
+                    Some(Pending {
+                        cmd: Cmd::Start, ..
+                    }),
+                    Link::Connecting { sent: true, .. },
+                ) => self.link = Link::ended(AtError::ConnectFailed, true),
+                _ => self.doubt(),
+            },
             Reply::Closed => match self.link {
                 Link::Connected { .. } => self.link = Link::ended(AtError::Closed, false),
                 Link::Connecting { sent: true, .. } => {
@@ -132,6 +260,7 @@ where
                 Link::Closing => self.link = Link::Idle,
                 _ => {}
             },
+            Reply::Info => {}
             Reply::Ok
             | Reply::Error
             | Reply::Fail
@@ -139,53 +268,127 @@ where
             | Reply::SendOk
             | Reply::SendFail => self.complete(reply, now),
         }
+        self.release_frames();
     }
 
-    /// A final answer to the pending command (without one, a late answer to a
-    /// command that timed out: nothing waits for it).
+    /// `CONNECT` answers only the CIPSTART in flight, once.
+    fn on_connect(&mut self) {
+        let starting = matches!(
+            self.pending,
+            Some(Pending {
+                cmd: Cmd::Start,
+                ..
+            })
+        );
+        match &mut self.link {
+            Link::Connecting {
+                sent: true,
+                connect_seen,
+                ..
+            } if starting && !*connect_seen => *connect_seen = true,
+            _ => self.doubt(),
+        }
+    }
+
+    /// A final answer to the pending command. Without one it answers nothing: a
+    /// late answer to a command that timed out, or payload read as lines.
     fn complete(&mut self, reply: Reply, now: Instant) {
         let Some(pending) = self.pending.take() else {
+            self.doubt();
             return;
         };
         match pending.cmd {
             Cmd::Probe if reply == Reply::Ok => self.phase = Phase::Setup(Step::EchoOff),
             Cmd::Probe => self.hold(now, PROBE_INTERVAL),
             Cmd::Setup(step) => self.step_done(step, reply, now),
-            Cmd::Start => match (reply, self.link) {
-                (Reply::Busy, Link::Connecting { remote, .. }) => {
-                    self.link = Link::Connecting {
-                        remote,
-                        sent: false,
-                    };
-                    self.hold(now, BUSY_WAIT);
-                }
-                // Firmware that prints no CONNECT before its OK.
-                (Reply::Ok, Link::Connecting { remote, .. }) => {
-                    self.link = Link::Connected { remote };
-                }
-                (_, Link::Connecting { .. }) => {
-                    self.link = Link::ended(AtError::ConnectFailed, false);
-                }
-                // Connected already (ERROR follows ALREADY CONNECTED), or closed by
-                // the application meanwhile: CIPCLOSE is sent next either way.
-                _ => {}
-            },
-            Cmd::Send { prompted } => match reply {
-                // OK only acknowledges CIPSEND; the prompt, the data and SEND OK follow.
-                Reply::Ok => self.pending = Some(pending),
-                Reply::SendOk => self.sent(),
-                // Not run: the bytes are still in `tx`, and CIPSEND goes out again.
-                Reply::Busy if !prompted => self.hold(now, BUSY_WAIT),
-                _ => {
-                    self.sent();
-                    self.end_link(AtError::Modem, true);
-                }
-            },
+            Cmd::Start => self.start_done(reply, now),
+            Cmd::Send { acked, prompted } => self.send_answer(pending, reply, now, acked, prompted),
             Cmd::Close if reply == Reply::Busy => self.hold(now, BUSY_WAIT),
             Cmd::Close => {
+                self.stray_link = false;
                 if self.link == Link::Closing {
                     self.link = Link::Idle;
                 }
+            }
+            Cmd::Check { status } if self.resyncing => match (reply, status) {
+                (Reply::Ok, Some(3)) => self.stray_link = true,
+                (Reply::Ok, Some(_)) => self.resyncing = false,
+                _ => self.hold(now, BUSY_WAIT),
+            },
+            Cmd::Check { status } => match reply {
+                Reply::Busy => self.hold(now, BUSY_WAIT),
+                // The modem still holds the connection: no CLOSED went into a payload.
+                Reply::Ok if status == Some(3) || !self.link.takes_data() => {}
+                _ => self.doubt(),
+            },
+            Cmd::Stale => {}
+        }
+    }
+
+    fn start_done(&mut self, reply: Reply, now: Instant) {
+        let Link::Connecting {
+            remote,
+            connect_seen,
+            ..
+        } = self.link
+        else {
+            // Closed by the application meanwhile (CIPCLOSE is sent next), or given
+            // up after ALREADY CONNECTED.
+            return;
+        };
+        match (reply, connect_seen) {
+            (Reply::Ok, true) => self.link = Link::Connected { remote },
+            (Reply::Busy, false) => {
+                self.link = Link::Connecting {
+                    remote,
+                    sent: false,
+                    connect_seen: false,
+                };
+                self.hold(now, BUSY_WAIT);
+            }
+            (Reply::Error | Reply::Fail, false) => {
+                self.link = Link::ended(AtError::ConnectFailed, false);
+            }
+            // OK without CONNECT, or CONNECT and then no OK: one of them was not the
+            // modem's answer, so whether it holds a connection is unknown.
+            _ => {
+                self.framing_errors = self.framing_errors.wrapping_add(1);
+                self.link = Link::ended(AtError::ConnectFailed, true);
+            }
+        }
+    }
+
+    fn send_answer(
+        &mut self,
+        pending: Pending,
+        reply: Reply,
+        now: Instant,
+        acked: bool,
+        prompted: bool,
+    ) {
+        match reply {
+            // OK only acknowledges CIPSEND; the prompt, the data and SEND OK follow.
+            Reply::Ok if !acked => {
+                self.pending = Some(Pending {
+                    cmd: Cmd::Send {
+                        acked: true,
+                        prompted,
+                    },
+                    ..pending
+                });
+            }
+            Reply::SendOk if prompted => self.sent(),
+            // Not run: the bytes are still in `tx`, and CIPSEND goes out again.
+            Reply::Busy if !prompted => self.hold(now, BUSY_WAIT),
+            // A second OK, or SEND OK before the data: not the modem's answers. The
+            // send goes on (the modem waits for its data), the connection does not.
+            Reply::Ok | Reply::SendOk => {
+                self.pending = Some(pending);
+                self.doubt();
+            }
+            _ => {
+                self.sent();
+                self.end_link(AtError::Modem, true);
             }
         }
     }
@@ -222,11 +425,24 @@ where
             return false;
         };
         self.pending = None;
-        // A command the port never fully took must not run into the next one.
-        self.out.clear();
-        self.out_pos = 0;
+        if self.out_pos > 0 && self.out_pos < self.out.len() {
+            // Cut off mid-line, the command would run into the next one.
+            self.pending = Some(Pending {
+                cmd: Cmd::Stale,
+                deadline: now + self.config.command_timeout,
+                seq: self.next_seq(),
+            });
+        } else {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        if self.staging.active() && self.staging.awaits == Some(pending.seq) {
+            // Its answer never came after the held frames: it may have been read as
+            // their payload.
+            self.framing_error();
+        }
         match pending.cmd {
-            Cmd::Probe => {}
+            Cmd::Probe | Cmd::Stale => {}
             Cmd::Setup(step @ (Step::CloseStale | Step::QueryIp)) => {
                 if self.phase == Phase::Setup(step) {
                     self.next_step(step);
@@ -247,8 +463,15 @@ where
                     self.link = Link::Idle;
                 }
             }
+            Cmd::Check { .. } => self.doubt(),
         }
+        self.release_frames();
         true
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.commands_issued = self.commands_issued.wrapping_add(1);
+        self.commands_issued
     }
 
     /// Sends the next command, if the line is free and one is due.
@@ -287,12 +510,24 @@ where
         }
         match self.link {
             Link::Closing => Some(Cmd::Close),
+            _ if self.stray_link => Some(Cmd::Close),
+            // After a doubt, and once the application closed that connection: the
+            // rest of its garbled frame has passed when the modem says that no
+            // connection is left.
+            Link::Idle | Link::Connecting { sent: false, .. } if self.resyncing => {
+                Some(Cmd::Check { status: None })
+            }
             Link::Connecting { sent: false, .. } if self.lost_since.is_some() => {
                 self.link = Link::ended(AtError::NotJoined, false);
                 None
             }
             Link::Connecting { sent: false, .. } => Some(Cmd::Start),
-            Link::Connected { .. } if !self.tx.is_empty() => Some(Cmd::Send { prompted: false }),
+            // Held frames whose confirmation nothing else will bring.
+            _ if self.holds_frames() => Some(Cmd::Check { status: None }),
+            Link::Connected { .. } if !self.tx.is_empty() => Some(Cmd::Send {
+                acked: false,
+                prompted: false,
+            }),
             _ => None,
         }
     }
@@ -316,7 +551,7 @@ where
             Cmd::Setup(Step::SingleLink) => out.write_str("AT+CIPMUX=0"),
             Cmd::Setup(Step::QueryIp) => out.write_str("AT+CIFSR"),
             Cmd::Start => match &mut self.link {
-                Link::Connecting { remote, sent } => {
+                Link::Connecting { remote, sent, .. } => {
                     *sent = true;
                     write!(
                         out,
@@ -328,6 +563,9 @@ where
                 _ => Err(core::fmt::Error),
             },
             Cmd::Send { .. } => write!(out, "AT+CIPSEND={}", self.tx.len()),
+            Cmd::Check { .. } => out.write_str("AT+CIPSTATUS"),
+            // Never issued: only a timed-out command becomes stale.
+            Cmd::Stale => Err(core::fmt::Error),
         }
         .and_then(|()| out.write_str("\r\n"));
         if written.is_err() {
@@ -341,9 +579,14 @@ where
             Cmd::Setup(Step::Join) => self.config.join_timeout,
             _ => self.config.command_timeout,
         };
+        let seq = self.next_seq();
+        if matches!(cmd, Cmd::Check { .. }) {
+            self.staging.awaits = Some(seq);
+        }
         self.pending = Some(Pending {
             cmd,
             deadline: now + timeout,
+            seq,
         });
         true
     }
@@ -420,6 +663,11 @@ where
     /// The modem restarted (`ready`): it lost its connection and settings, and
     /// forgot the command it was running.
     fn restart(&mut self, now: Instant) {
+        // Held frames wait for answers the modem forgot.
+        for _ in 0..self.staging.staged {
+            self.rx.pop_back();
+        }
+        self.staging = Staging::default();
         self.pending = None;
         self.out.clear();
         self.out_pos = 0;
@@ -428,8 +676,11 @@ where
         self.lost_since = None;
         self.hold_until = now;
         self.end_link(AtError::ModemReset, false);
-        if self.link == Link::Closing {
-            self.link = Link::Idle;
+        match self.link {
+            Link::Closing => self.link = Link::Idle,
+            // The modem holds no connection any more: nothing to close.
+            Link::Ended { error, open: true } => self.link = Link::ended(error, false),
+            _ => {}
         }
     }
 }

@@ -31,6 +31,11 @@ pub enum AtError {
     Modem,
     /// The modem restarted (it printed `ready`), which ends its connection.
     ModemReset,
+    /// The modem's output around the connection's data could not be trusted (a
+    /// garbled `+IPD` header, bytes lost on the serial line, a reply that answers
+    /// nothing), so the connection was given up rather than risk delivering a byte
+    /// the peer did not send. Close the socket; a new connection starts clean.
+    Framing,
     /// The socket is in the wrong state for the call (sending before connecting,
     /// connecting elsewhere while connected...), or is not this stack's.
     InvalidState,
@@ -59,6 +64,7 @@ impl fmt::Display for AtError {
             AtError::Closed => "connection closed",
             AtError::Modem => "modem reported an error",
             AtError::ModemReset => "modem restarted",
+            AtError::Framing => "modem output garbled, connection dropped",
             AtError::InvalidState => "socket in the wrong state",
             AtError::Unaddressable => "address not usable",
         })
@@ -83,6 +89,7 @@ mod tests {
             AtError::ConnectFailed,
             AtError::Modem,
             AtError::ModemReset,
+            AtError::Framing,
             AtError::InvalidState,
             AtError::Unaddressable,
         ] {

@@ -49,36 +49,105 @@
 //!
 //! * `connect` answers [`NotJoined`](AtError::NotJoined) (or
 //!   [`WifiFailed`](AtError::WifiFailed)) until the network is joined; then sends
-//!   `AT+CIPSTART="TCP","a.b.c.d",port` and reports `WouldBlock` until `CONNECT` (or
-//!   `ALREADY CONNECTED`) arrives, then `Ok`; `ERROR` or `CLOSED` give
+//!   `AT+CIPSTART="TCP","a.b.c.d",port` and reports `WouldBlock` until `CONNECT`
+//!   and then `OK` arrive, then `Ok`; `ERROR` or `CLOSED` give
 //!   [`ConnectFailed`](AtError::ConnectFailed), no answer within the command timeout
-//!   [`Timeout`](AtError::Timeout). After an error, close the socket and take a new
-//!   one.
+//!   [`Timeout`](AtError::Timeout). `ALREADY CONNECTED` (a connection the stack does
+//!   not know of), `OK` without `CONNECT` or `CONNECT` without `OK` also give
+//!   `ConnectFailed`, and closing the socket then sends `AT+CIPCLOSE`. After an
+//!   error, close the socket and take a new one.
 //! * `send` copies up to [`SEND_CHUNK`] bytes into the stack and reports them sent at
-//!   once; the stack then sends `AT+CIPSEND=<n>`, waits for the `>` prompt, writes
-//!   the bytes and waits for `SEND OK`. Until then further sends report
+//!   once; the stack then sends `AT+CIPSEND=<n>`, waits for its `OK` and the `>`
+//!   prompt after it, writes the bytes and waits for `SEND OK`. Until then further sends report
 //!   `WouldBlock`: one send is in flight at a time, and the bytes stay in the stack
 //!   until the modem has them. If the modem answers `ERROR`/`SEND FAIL`, or nothing
 //!   in time, those bytes are lost and the next call reports
 //!   [`Modem`](AtError::Modem) or [`Timeout`](AtError::Timeout), as a TCP stack
 //!   reports a connection that broke after its buffer took the data.
-//! * `receive` gives what came in `+IPD,<n>:<data>` packets (the firmware's active
+//! * `receive` gives what came in `+IPD,<n>:<data>` frames (the firmware's active
 //!   mode, which every AT version has, unlike the passive `AT+CIPRECVMODE` that old
-//!   ESP8285 images lack), from a buffer of [`RX_BUFFER`] bytes. While that buffer
-//!   is full the stack stops reading the serial line, so no byte is dropped: the
-//!   rest waits in the port's own buffer (and is lost there, by the port, if that
-//!   one overflows too), and command timeouts are suspended, as the answers may be
-//!   waiting behind the data. An application that stops reading thus stops the
-//!   modem's traffic too.
+//!   ESP8285 images lack) once they are confirmed (see [Framing](#framing)), from a
+//!   buffer of [`RX_BUFFER`] bytes. While that buffer is full the stack stops
+//!   reading the serial line rather than drop a byte: the rest waits in the port's
+//!   own buffer (and is lost there, by the port, if that one overflows too; the
+//!   port reports it and the connection ends, see below). A command times out only
+//!   once the port has nothing more to read, as its answer may be waiting behind
+//!   the data. An application that stops reading thus stops the modem's traffic
+//!   too.
 //! * After `CLOSED`, `receive` gives the buffered data and then `Ok(0)`, and `send`
 //!   gives [`Closed`](AtError::Closed) (kind `PipeClosed`). After another failure
-//!   both give that error, `receive` only once its data is read.
+//!   both give that error, `receive` only once its confirmed data is read.
 //! * `close` forgets unread and unsent data and sends `AT+CIPCLOSE` if the modem may
 //!   still hold the connection; data that arrives for it meanwhile is dropped. A new
 //!   connection waits (`WouldBlock`) until that close is answered.
 //!
-//! A reply that comes after its command timed out is taken for the next command's;
-//! at worst that call fails and the client retries.
+//! A command goes out only once the port has nothing unread: those bytes came
+//! before it, so none of them can be its answer. A command that timed out half
+//! written is finished (so that the modem does not read it and the next one as a
+//! single line) and its answer is taken for nobody's.
+//! A reply that comes after its command timed out answers nothing: harmless while
+//! no connection is open, a framing doubt (below) while one is.
+//!
+//! # Framing
+//!
+//! The length in a `+IPD` header is the only thing that separates a peer's bytes
+//! from the modem's lines, and nothing checks it: a header byte lost in an overrun
+//! or changed by line noise turns payload into "modem lines" and modem lines into
+//! payload. The contract: **the application only ever receives bytes that the
+//! modem framed as payload of its connection, in order; on any doubt the stack
+//! ends the connection instead of delivering a byte it is not sure of.**
+//!
+//! What the firmware sends (Espressif's ESP8266 NonOS AT 1.x, the ESP8285 images,
+//! and ESP-AT 2.x in single-connection mode, `AT+CIPMUX=0`): `\r\n+IPD,<len>:`, or
+//! `\r\n+IPD,<len>,"<remote ip>",<port>:` after `AT+CIPDINFO=1`, then exactly
+//! `<len>` bytes, and nothing after them: the next thing on the line is the next
+//! message (`\r\n+IPD,...`, `\r\nOK\r\n`, `\r\nSEND OK\r\n`...) or one printed
+//! without a leading line break (`CLOSED\r\n`, `WIFI DISCONNECT\r\n`). One `+IPD`
+//! carries one lwIP receive callback's data: a TCP segment (at most 1460 bytes)
+//! normally, up to the TCP receive window (ESP-IDF's default is 5744 bytes on
+//! ESP-AT) when lwIP passes on segments it queued out of order.
+//!
+//! So the stack holds each frame's payload back and releases it only when the
+//! points below hold. The held bytes sit at the back of the receive buffer, behind
+//! the data already released, so holding costs no buffer of its own (a few words
+//! of state); [`RX_BUFFER`] is 2048 bytes so that a full segment fits behind some
+//! unread data.
+//!
+//! * its header is exactly one of the two forms above, at the start of a line, with
+//!   `1 <= len <=` [`RX_BUFFER`] (a longer frame, which the firmware sends only
+//!   after out-of-order segments, cannot be held whole and counts as a bad header);
+//! * the bytes after the payload are `\r\n` and then a whole line the firmware
+//!   prints or a whole valid `+IPD` header, or one of the lines it prints without a
+//!   line break first;
+//! * the command that was in flight when the frame began has got its answer after
+//!   it (a too-long length would swallow that answer); if the frame fills the
+//!   buffer while that answer is behind it, it goes without this check;
+//! * if nothing else follows the frame, the stack asks `AT+CIPSTATUS`: its answer
+//!   confirms the frame, and its `STATUS:3` that the connection is still open (a
+//!   `CLOSED` read as payload would leave it open here only).
+//!
+//! Any doubt while a connection is open ends it with [`AtError::Framing`] (its
+//! unconfirmed bytes dropped), counts it in [`framing_errors`](AtStack::framing_errors)
+//! and makes `close` send `AT+CIPCLOSE`; a [`PeriodicClient`](crate::PeriodicClient)
+//! then reconnects with its backoff. A doubt is: a header that does not parse or
+//! is out of bounds, a payload not followed by what the firmware sends, a line the
+//! firmware does not print (noise, a payload whose header was lost), a line too
+//! long to be one, a read error of the port (an overrun lost bytes), a `>` that
+//! does not follow the `OK` to a CIPSEND, and an `OK`, `SEND OK`, `CONNECT` or
+//! `ALREADY CONNECTED` that answers no command in flight.
+//!
+//! After a doubt the rest of that frame is read as lines. Until `AT+CIPSTATUS`
+//! (sent once the application closed the socket, after `AT+CIPCLOSE`) says that
+//! the modem holds no connection, news of the network is ignored and no new
+//! connection is started, so that a peer's bytes cannot pass for the modem then.
+//!
+//! What this cannot catch: a lost or changed digit of a length that makes the
+//! frame end exactly where the modem's next frame ends, or exactly where the
+//! peer's own bytes go on with something the firmware prints (a peer's bytes that
+//! look like a whole `+IPD` frame are then taken for one); and two faults at once,
+//! such as a length six too long followed by a stray `\r\nOK\r\n` that it swallows.
+//! Bytes lost without the port noticing are such faults too. Line noise that the
+//! UART reports (framing errors) and overruns are caught.
 //!
 //! [`poll`]: AtStack::poll
 //!
@@ -131,13 +200,19 @@ use embedded_io::{Read, ReadReady, Write, WriteReady};
 use heapless::{Deque, Vec};
 
 pub use config::{AtConfig, PASSWORD_CAP, SSID_CAP};
+/// The embedded-io whose traits the serial port implements (re-exported so that a
+/// port need not name the same version itself).
+pub use embedded_io;
 pub use error::AtError;
 
 use crate::time::{Clock, Instant};
 use parser::Parser;
 
-/// Bytes received and not yet read by `receive`.
-pub const RX_BUFFER: usize = 1024;
+/// Bytes received and not yet read by `receive`, together with the frames still
+/// waiting for their confirmation; also the largest `+IPD` taken (a frame is held
+/// whole until confirmed). Room for a full TCP segment (1460 bytes) behind some
+/// unread data.
+pub const RX_BUFFER: usize = 2048;
 /// Most bytes one `send` takes (one `AT+CIPSEND`).
 pub const SEND_CHUNK: usize = 256;
 /// Room for the longest command, `AT+CWJAP` with every SSID and password byte
@@ -204,8 +279,11 @@ pub struct AtStack<S, C> {
     /// The socket handed out, if any.
     socket: Option<u32>,
     sockets_made: u32,
-    /// Received payload for `receive`.
+    /// Received payload: the first `ready` bytes for `receive`, then the
+    /// `staging.staged` bytes of frames not confirmed yet.
     rx: Deque<u8, RX_BUFFER>,
+    ready: usize,
+    staging: Staging,
     /// Bytes `send` took and the modem has not confirmed (`SEND OK`) yet.
     tx: Vec<u8, SEND_CHUNK>,
     /// How much of `tx` has gone to the port since the prompt.
@@ -214,6 +292,37 @@ pub struct AtStack<S, C> {
     /// When the modem reported `WIFI DISCONNECT` while set up.
     lost_since: Option<Instant>,
     serial_errors: u32,
+    framing_errors: u32,
+    /// Since a framing doubt: the rest of a garbled frame may still be read as
+    /// lines, so news of the network is ignored and no connection is started until
+    /// `AT+CIPSTATUS` says that the modem holds none.
+    resyncing: bool,
+    /// `AT+CIPSTATUS` said the modem holds a connection that no socket has.
+    stray_link: bool,
+    /// Commands issued so far, to tell one from the next.
+    commands_issued: u32,
+}
+
+/// Payload held back until the stack is sure it was framed as payload.
+#[derive(Debug, Default, Clone, Copy)]
+struct Staging {
+    /// The frame being read goes to the socket (else it is a closed link's: dropped).
+    keep: bool,
+    /// A `+IPD` header was read and its frame not confirmed yet.
+    open: bool,
+    /// Bytes held at the back of `rx`.
+    staged: usize,
+    /// Of those, the bytes of frames already confirmed, waiting for `awaits`.
+    framed: usize,
+    /// The command that was in flight when the held frames began: its answer must
+    /// still come after them, or it was read as payload.
+    awaits: Option<u32>,
+}
+
+impl Staging {
+    fn active(&self) -> bool {
+        self.open || self.staged > 0
+    }
 }
 
 /// The setup commands, in order.
@@ -256,24 +365,39 @@ enum Cmd {
     Probe,
     Setup(Step),
     Start,
-    Send { prompted: bool },
+    /// `acked` once the modem said OK to CIPSEND, `prompted` once `>` followed.
+    Send {
+        acked: bool,
+        prompted: bool,
+    },
     Close,
+    /// `AT+CIPSTATUS`, asked to confirm the frames held: its answer follows them,
+    /// and it says whether the connection is still open.
+    Check {
+        status: Option<u8>,
+    },
+    /// A command that timed out half written: the rest goes out so that the modem
+    /// sees a whole line, and its answer is taken for nobody's.
+    Stale,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     cmd: Cmd,
     deadline: Instant,
+    seq: u32,
 }
 
 /// The modem's connection, as far as the stack knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
     Idle,
-    /// `sent` once `CIPSTART` went out.
+    /// `sent` once `CIPSTART` went out, `connect_seen` once the modem said CONNECT
+    /// to it (the connection is open when OK follows).
     Connecting {
         remote: SocketAddrV4,
         sent: bool,
+        connect_seen: bool,
     },
     Connected {
         remote: SocketAddrV4,
@@ -289,11 +413,16 @@ enum Link {
 }
 
 impl Link {
-    /// Whether `+IPD` data belongs to the current socket (rather than to a closed one).
+    /// Whether the modem holds a connection for the current socket, so that `+IPD`
+    /// data is the socket's (rather than a closed connection's).
     fn takes_data(&self) -> bool {
         matches!(
             self,
-            Link::Connecting { sent: true, .. } | Link::Connected { .. }
+            Link::Connecting {
+                sent: true,
+                connect_seen: true,
+                ..
+            } | Link::Connected { .. }
         )
     }
 }
@@ -319,11 +448,17 @@ where
             socket: None,
             sockets_made: 0,
             rx: Deque::new(),
+            ready: 0,
+            staging: Staging::default(),
             tx: Vec::new(),
             data_pos: None,
             ip: Ipv4Addr::UNSPECIFIED,
             lost_since: None,
             serial_errors: 0,
+            framing_errors: 0,
+            resyncing: false,
+            stray_link: false,
+            commands_issued: 0,
         }
     }
 
@@ -332,12 +467,14 @@ where
     pub fn poll(&mut self) -> bool {
         let now = self.clock.now();
         let mut progress = self.write_out();
-        let (read, stalled) = self.read_in(now);
+        let (read, drained) = self.read_in(now);
         progress |= read;
-        if !stalled {
+        // Bytes not read yet came before anything sent now, so they may hold the
+        // answer awaited, or a late one that would pass for the next command's.
+        if drained {
             progress |= self.check_timeout(now);
+            progress |= self.schedule(now);
         }
-        progress |= self.schedule(now);
         progress | self.write_out()
     }
 
@@ -353,9 +490,17 @@ where
     }
 
     /// Reads and writes the serial port failed so far (framing or overrun errors,
-    /// for example). The stack goes on: a garbled answer shows as a failed command.
+    /// for example). The stack goes on; a read error while a connection is open
+    /// also ends it, as bytes were lost (see [`framing_errors`](Self::framing_errors)).
     pub fn serial_errors(&self) -> u32 {
         self.serial_errors
+    }
+
+    /// Connections given up so far because the modem's output around them could
+    /// not be trusted (see "Framing" in the [module](self) documentation): each
+    /// one ended with [`AtError::Framing`], its unconfirmed data dropped.
+    pub fn framing_errors(&self) -> u32 {
+        self.framing_errors
     }
 
     /// The settings in use.

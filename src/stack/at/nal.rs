@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 use embedded_nal::{nb, TcpClientStack};
 
-use super::{AtError, AtSocket, AtStack, Cmd, Link, Pending, WifiState, SEND_CHUNK};
+use super::{AtError, AtSocket, AtStack, Cmd, Link, Pending, Staging, WifiState, SEND_CHUNK};
 use crate::time::Clock;
 
 fn fail<T>(e: AtError) -> nb::Result<T, AtError> {
@@ -75,6 +75,7 @@ where
                 self.link = Link::Connecting {
                     remote,
                     sent: false,
+                    connect_seen: false,
                 };
                 // Out now if the line is free, rather than on the next call.
                 self.poll();
@@ -113,19 +114,22 @@ where
     fn receive(&mut self, socket: &mut AtSocket, buffer: &mut [u8]) -> nb::Result<usize, AtError> {
         self.poll();
         self.check(socket)?;
-        if !self.rx.is_empty() && !buffer.is_empty() {
+        if self.ready > 0 && !buffer.is_empty() {
             let mut n = 0;
-            for slot in buffer.iter_mut() {
+            for slot in buffer.iter_mut().take(self.ready) {
                 let Some(byte) = self.rx.pop_front() else {
                     break;
                 };
                 *slot = byte;
                 n += 1;
             }
+            self.ready -= n;
             return Ok(n);
         }
         match self.link {
             Link::Connecting { .. } | Link::Connected { .. } => Err(nb::Error::WouldBlock),
+            // Held frames may still be confirmed, and come before the end.
+            Link::Ended { .. } if self.holds_frames() => Err(nb::Error::WouldBlock),
             Link::Ended {
                 error: AtError::Closed,
                 ..
@@ -140,6 +144,12 @@ where
         self.check(&socket)?;
         self.socket = None;
         self.rx.clear();
+        self.ready = 0;
+        // The parser may be inside a frame; the rest of it is dropped.
+        self.staging = Staging {
+            open: self.staging.open,
+            ..Staging::default()
+        };
         // The bytes of a CIPSEND already sent must still follow its prompt.
         if !self.send_in_flight() {
             self.tx.clear();

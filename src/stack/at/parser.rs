@@ -1,21 +1,31 @@
-//! Bytes from the modem to events: result lines, the `>` prompt, `+IPD` payload.
+//! Bytes from the modem to events: result lines, the `>` prompt, `+IPD` frames.
 //!
 //! Pure and bounded: it holds one line of at most [`LINE_CAP`] bytes and never
-//! fails. Whatever it cannot make sense of (noise from a modem booting at another
-//! baud rate, lines too long to be anything it knows) it drops at the next line feed.
+//! fails. It only *reports* what the bytes around a `+IPD` look like; the engine
+//! decides what a doubt costs (see "Framing" in the [module docs](super)).
+//!
+//! A frame is `\r\n+IPD,<len>[,"<addr>",<port>]:` and `<len>` payload bytes. The
+//! firmware writes nothing after the payload, so the frame is confirmed by the
+//! *next* message: either `\r\n` and then a whole line the parser knows (`OK`,
+//! `SEND OK`, `STATUS:3`...) or a whole valid `+IPD` header, or a line that the
+//! firmware prints without a leading `\r\n` (`CLOSED`, `WIFI DISCONNECT`...).
+//! Anything else right after a payload is [`Event::Garbled`].
 
 use core::net::Ipv4Addr;
 
 use heapless::Vec;
 
-/// Longest line kept. The longest line that matters is `+CIFSR:STAIP,"a.b.c.d"` or a
-/// `+IPD` header with the remote's address, both well under this.
+/// Longest line kept. The longest line that matters is a `+IPD` header with an
+/// IPv6 remote (`+IPD,2048,"<39 characters>",65535:`, 57 bytes) or
+/// `+CIFSR:STAIP,"a.b.c.d"`, both under this.
 pub(super) const LINE_CAP: usize = 96;
 
-/// Largest `+IPD` length believed. The firmware sends at most a few TCP segments at
-/// once; a larger number is a corrupted header, and believing it would swallow the
-/// replies that follow as payload.
-const MAX_IPD: usize = 8192;
+/// Largest `+IPD` length taken: the whole frame must fit the receive buffer, as
+/// it is held there until confirmed. The firmware's own bound is larger (one
+/// `+IPD` per lwIP receive callback: one TCP segment of at most 1460 bytes
+/// normally, up to the receive window when lwIP hands over segments it queued out
+/// of order); a frame between the two is refused like a corrupted header.
+pub(super) const MAX_IPD: usize = super::RX_BUFFER;
 
 /// A line of the modem that the stack acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,38 +56,81 @@ pub(super) enum Reply {
     Ready,
     /// `+CIFSR:STAIP,"a.b.c.d"`: the station's address.
     StaIp(Ipv4Addr),
+    /// `STATUS:<n>` of `AT+CIPSTATUS` (3: a connection is open).
+    Status(u8),
+    /// A line the firmware prints that changes nothing here: `WIFI CONNECTED`,
+    /// `Recv N bytes`, `+CWJAP:<code>`, the other `+CIFSR:` and `+CIPSTATUS:` lines.
+    Info,
 }
 
 /// What a run of bytes means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Event<'a> {
-    /// A complete line the stack acts on.
+    /// A complete line the stack knows.
     Reply(Reply),
     /// `>` at the start of a line: the modem waits for the data of a CIPSEND.
     Prompt,
-    /// Bytes of a `+IPD` payload (one packet may come as several pieces).
+    /// A valid `+IPD` header of a frame of this many payload bytes (1..=[`MAX_IPD`]).
+    FrameStart(usize),
+    /// Payload bytes of the current frame (it may come as several pieces).
     Data(&'a [u8]),
+    /// The bytes after the payload are what the firmware sends there (a reply
+    /// among them comes just before this).
+    FrameEnd,
+    /// A complete line that is nothing the firmware prints (noise, a lost header's
+    /// payload read as text, an echo), or a line too long to keep.
+    Unknown,
+    /// A `+IPD` header that does not parse or is out of bounds, or a payload not
+    /// followed by what the firmware sends after one. The parser is back to reading
+    /// lines; where the frame really ended is unknown.
+    Garbled,
+}
+
+/// Where the parser is.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading lines.
+    #[default]
+    Lines,
+    /// Inside a payload, this many bytes (at least one) still to come.
+    Payload(usize),
+    /// Right after a payload: `\r\n` or a line printed without a leading `\r\n`
+    /// must follow.
+    AfterPayload,
+    /// After a payload and `\r\n`: a whole known line or `+IPD` header must follow.
+    NextMessage,
 }
 
 /// The parser's state between reads.
 #[derive(Debug, Default)]
 pub(super) struct Parser {
+    /// The current line, `\r` included.
     line: Vec<u8, LINE_CAP>,
-    /// The current line outgrew `line`; it is dropped at its line feed.
+    /// The current line outgrew `line`.
     overflow: bool,
-    /// Payload bytes of the current `+IPD` still to come.
-    payload: usize,
+    state: State,
+    /// An event decided together with the one returned before it.
+    queued: Option<Event<'static>>,
 }
 
 impl Parser {
     /// The next event from `input`, consuming the bytes it is made of (and any that
     /// mean nothing); `None` once `input` is used up.
     pub(super) fn next_event<'a>(&mut self, input: &mut &'a [u8]) -> Option<Event<'a>> {
+        if let Some(event) = self.queued.take() {
+            return Some(event);
+        }
         loop {
-            if self.payload > 0 && !input.is_empty() {
-                let (data, rest) = input.split_at(self.payload.min(input.len()));
-                self.payload -= data.len();
+            if let State::Payload(left) = self.state {
+                if input.is_empty() {
+                    return None;
+                }
+                let (data, rest) = input.split_at(left.min(input.len()));
                 *input = rest;
+                self.state = match left - data.len() {
+                    0 => State::AfterPayload,
+                    more => State::Payload(more),
+                };
                 return Some(Event::Data(data));
             }
             let (&byte, rest) = input.split_first()?;
@@ -88,45 +141,116 @@ impl Parser {
         }
     }
 
-    /// True between a `+IPD` header and the end of its payload.
-    #[cfg(test)]
-    pub(super) fn in_payload(&self) -> bool {
-        self.payload > 0
+    /// Payload bytes of the current frame still to come (0 outside a payload).
+    pub(super) fn payload_left(&self) -> usize {
+        match self.state {
+            State::Payload(left) => left,
+            _ => 0,
+        }
+    }
+
+    /// Forgets everything: bytes were lost on the line, so nothing read so far can
+    /// be continued.
+    pub(super) fn reset(&mut self) {
+        *self = Self::default();
     }
 
     fn byte(&mut self, byte: u8) -> Option<Event<'static>> {
         match byte {
-            b'\n' => {
-                let reply = if self.overflow {
-                    None
-                } else {
-                    classify(self.line.trim_ascii())
-                };
-                self.line.clear();
-                self.overflow = false;
-                reply.map(Event::Reply)
-            }
-            // Lines end in CR LF, and the prompt follows one: dropping CR keeps "line
-            // is empty" meaning "at the start of a line".
-            b'\r' => None,
-            b'>' if self.line.is_empty() && !self.overflow => Some(Event::Prompt),
-            b':' if !self.overflow && self.line.starts_with(b"+IPD,") => {
-                // A header that does not parse is noise: its bytes stay line text, so
-                // the line is dropped at its line feed.
-                match self.line.get(5..).and_then(ipd_length) {
-                    Some(len) => {
-                        self.payload = len;
-                        self.line.clear();
-                    }
-                    None => self.push(byte),
-                }
-                None
-            }
+            b'\n' => self.end_of_line(),
+            b'>' if self.line.is_empty() && !self.overflow => match self.state {
+                State::Lines => Some(Event::Prompt),
+                _ => self.garbled(),
+            },
+            b':' if self.header_ends_here() => self.header(),
             _ => {
                 self.push(byte);
                 None
             }
         }
+    }
+
+    /// A `:` ends a `+IPD` header unless it is inside the quoted remote address
+    /// (an IPv6 address is full of them).
+    fn header_ends_here(&self) -> bool {
+        !self.overflow
+            && self.line.starts_with(b"+IPD,")
+            && self.line.iter().filter(|&&b| b == b'"').count() % 2 == 0
+    }
+
+    fn header(&mut self) -> Option<Event<'static>> {
+        let len = self.line.get(5..).and_then(ipd_length);
+        let state = self.state;
+        self.clear_line();
+        match (len, state) {
+            (Some(len), State::Lines) => {
+                self.state = State::Payload(len);
+                Some(Event::FrameStart(len))
+            }
+            (Some(len), State::NextMessage) => {
+                self.state = State::Payload(len);
+                self.queued = Some(Event::FrameStart(len));
+                Some(Event::FrameEnd)
+            }
+            _ => self.garbled(),
+        }
+    }
+
+    fn end_of_line(&mut self) -> Option<Event<'static>> {
+        let strict_crlf = self.line.last() == Some(&b'\r')
+            && self.line.iter().filter(|&&b| b == b'\r').count() == 1;
+        let reply = if self.overflow {
+            None
+        } else {
+            classify(self.line.trim_ascii())
+        };
+        let empty = !self.overflow && self.line.trim_ascii().is_empty();
+        let bare = printed_without_crlf(self.line.trim_ascii());
+        self.clear_line();
+        match self.state {
+            State::Lines => match reply {
+                Some(Reply::Info) => None,
+                Some(reply) => Some(Event::Reply(reply)),
+                None if empty => None,
+                None => Some(Event::Unknown),
+            },
+            State::AfterPayload if strict_crlf && empty => {
+                self.state = State::NextMessage;
+                None
+            }
+            State::AfterPayload => match reply {
+                Some(reply) if strict_crlf && bare => self.confirmed(reply),
+                _ => self.garbled(),
+            },
+            State::NextMessage => match reply {
+                Some(reply) if strict_crlf => self.confirmed(reply),
+                _ => self.garbled(),
+            },
+            // Not reached: payload bytes never come here.
+            State::Payload(_) => self.garbled(),
+        }
+    }
+
+    /// The frame is confirmed by the line of `reply`. The reply comes first: if it
+    /// answers nothing, the frame it confirms is in doubt too.
+    fn confirmed(&mut self, reply: Reply) -> Option<Event<'static>> {
+        self.state = State::Lines;
+        if reply == Reply::Info {
+            return Some(Event::FrameEnd);
+        }
+        self.queued = Some(Event::FrameEnd);
+        Some(Event::Reply(reply))
+    }
+
+    fn garbled(&mut self) -> Option<Event<'static>> {
+        self.clear_line();
+        self.state = State::Lines;
+        Some(Event::Garbled)
+    }
+
+    fn clear_line(&mut self) {
+        self.line.clear();
+        self.overflow = false;
     }
 
     fn push(&mut self, byte: u8) {
@@ -136,20 +260,33 @@ impl Parser {
     }
 }
 
-/// The length in a `+IPD` header after `+IPD,`: `<len>` in single-connection mode,
-/// `<id>,<len>` in multi-connection mode, either followed by `,"ip",port` when the
-/// firmware is set to show the remote.
-fn ipd_length(header: &[u8]) -> Option<usize> {
-    let mut fields = header.split(|&b| b == b',');
-    let first = number(fields.next()?)?;
-    let len = match fields.next() {
-        Some(second) if !second.starts_with(b"\"") => number(second)?,
-        _ => first,
-    };
-    (len <= MAX_IPD).then_some(len)
+/// The lines the firmware prints without a `\r\n` first, so that they may
+/// follow a payload directly: its own news, and the first line of the
+/// `AT+CIPSTATUS` answer.
+fn printed_without_crlf(line: &[u8]) -> bool {
+    matches!(
+        line,
+        b"CLOSED" | b"WIFI DISCONNECT" | b"WIFI CONNECTED" | b"WIFI GOT IP"
+    ) || line.starts_with(b"STATUS:")
 }
 
-/// A decimal number of at most five digits.
+/// The length in a single-connection `+IPD` header after `+IPD,`: `<len>`, or
+/// `<len>,"<addr>",<port>` when the firmware is set to show the remote
+/// (`AT+CIPDINFO=1`); `None` for anything else or a length out of 1..=[`MAX_IPD`].
+fn ipd_length(header: &[u8]) -> Option<usize> {
+    let (len, remote) = match header.iter().position(|&b| b == b',') {
+        Some(comma) => (header.get(..comma)?, header.get(comma + 1..)),
+        None => (header, None),
+    };
+    if let Some(remote) = remote {
+        let (addr, port) = remote.split_at(remote.iter().rposition(|&b| b == b',')?);
+        let quoted = addr.len() >= 2 && addr.starts_with(b"\"") && addr.ends_with(b"\"");
+        number(port.get(1..)?).filter(|&p| quoted && p <= 65535)?;
+    }
+    number(len).filter(|len| (1..=MAX_IPD).contains(len))
+}
+
+/// A decimal number of one to five digits.
 fn number(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > 5 {
         return None;
@@ -159,8 +296,8 @@ fn number(digits: &[u8]) -> Option<usize> {
     })
 }
 
-/// The reply a (trimmed) line stands for; `None` for echoes, `Recv N bytes`,
-/// `WIFI CONNECTED`, `+CWJAP:<code>` and whatever else changes nothing.
+/// The reply a (trimmed) line stands for; `None` for a line the firmware does not
+/// print (command echoes included).
 fn classify(line: &[u8]) -> Option<Reply> {
     let reply = match line {
         b"OK" | b"no change" => Reply::Ok,
@@ -173,11 +310,20 @@ fn classify(line: &[u8]) -> Option<Reply> {
         b"ALREADY CONNECTED" => Reply::AlreadyConnected,
         b"WIFI GOT IP" => Reply::WifiGotIp,
         b"WIFI DISCONNECT" => Reply::WifiDisconnect,
+        b"WIFI CONNECTED" => Reply::Info,
         b"ready" => Reply::Ready,
         _ if line.starts_with(b"busy ") => Reply::Busy,
+        _ if line.starts_with(b"+CWJAP:") || line.starts_with(b"+CIPSTATUS:") => Reply::Info,
+        _ if is_recv_count(line) => Reply::Info,
         _ => {
             if let Some(ip) = line.strip_prefix(b"+CIFSR:STAIP,") {
                 return station_ip(ip).map(Reply::StaIp);
+            }
+            if line.starts_with(b"+CIFSR:") {
+                return Some(Reply::Info);
+            }
+            if let Some(&[digit]) = line.strip_prefix(b"STATUS:") {
+                return digit.is_ascii_digit().then(|| Reply::Status(digit - b'0'));
             }
             match without_link_id(line) {
                 b"CONNECT" => Reply::Connect,
@@ -187,6 +333,14 @@ fn classify(line: &[u8]) -> Option<Reply> {
         }
     };
     Some(reply)
+}
+
+/// `Recv <n> bytes`, the firmware's note that a CIPSEND's data is complete.
+fn is_recv_count(line: &[u8]) -> bool {
+    line.strip_prefix(b"Recv ")
+        .and_then(|rest| rest.strip_suffix(b" bytes"))
+        .and_then(number)
+        .is_some()
 }
 
 /// `"a.b.c.d"` to the address.
@@ -213,13 +367,17 @@ mod tests {
     use proptest::prelude::*;
     use std::vec::Vec as StdVec;
 
-    /// What the parser makes of `chunks`, with all payload bytes joined, so that runs
-    /// split differently compare equal.
+    /// What the parser makes of `chunks`, with the payload pieces of a frame
+    /// joined, so that runs split differently compare equal.
     #[derive(Debug, PartialEq, Eq)]
     enum Owned {
         Reply(Reply),
         Prompt,
+        Frame(usize),
         Data(StdVec<u8>),
+        End,
+        Unknown,
+        Garbled,
     }
 
     fn parse(chunks: &[&[u8]]) -> StdVec<Owned> {
@@ -233,6 +391,10 @@ mod tests {
                     (Event::Data(d), _) => out.push(Owned::Data(d.to_vec())),
                     (Event::Reply(r), _) => out.push(Owned::Reply(r)),
                     (Event::Prompt, _) => out.push(Owned::Prompt),
+                    (Event::FrameStart(n), _) => out.push(Owned::Frame(n)),
+                    (Event::FrameEnd, _) => out.push(Owned::End),
+                    (Event::Unknown, _) => out.push(Owned::Unknown),
+                    (Event::Garbled, _) => out.push(Owned::Garbled),
                 }
             }
         }
@@ -243,11 +405,14 @@ mod tests {
         WIFI GOT IP\r\n\r\nOK\r\n+CIFSR:APIP,\"192.168.4.1\"\r\n\
         +CIFSR:STAIP,\"192.168.1.23\"\r\n\r\nOK\r\nCONNECT\r\n\r\nOK\r\n\
         \r\nOK\r\n> \r\nRecv 5 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,5:he\r\nl\r\n\
-        +IPD,0,3,\"10.0.0.1\",7:>OK\r\nCLOSED\r\n";
+        +IPD,3,\"10.0.0.1\",7:>OK\r\nSTATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"10.0.0.1\",7,4000,0\r\n\
+        \r\nOK\r\n\r\n+IPD,2,\"fe80::1\",7:ab\
+        CLOSED\r\n";
 
     fn transcript_events() -> StdVec<Owned> {
         use Owned::*;
         std::vec![
+            Unknown, // the echo of AT
             Reply(super::Reply::Ok),
             Reply(super::Reply::WifiDisconnect),
             Reply(super::Reply::WifiGotIp),
@@ -259,8 +424,18 @@ mod tests {
             Reply(super::Reply::Ok),
             Prompt,
             Reply(super::Reply::SendOk),
-            Data(b"he\r\nl>OK".to_vec()),
+            Frame(5),
+            Data(b"he\r\nl".to_vec()),
+            End,
+            Frame(3),
+            Data(b">OK".to_vec()),
+            Reply(super::Reply::Status(3)),
+            End,
+            Reply(super::Reply::Ok),
+            Frame(2),
+            Data(b"ab".to_vec()),
             Reply(super::Reply::Closed),
+            End,
         ]
     }
 
@@ -270,12 +445,61 @@ mod tests {
     }
 
     #[test]
-    fn payload_may_hold_anything_even_crlf_and_replies() {
-        let events = parse(&[b"+IPD,8:OK\r\nSEND", b"\r\nOK\r\n"]);
+    fn payload_may_hold_anything_even_modem_lines() {
+        let events = parse(&[b"\r\n+IPD,21:\r\nCLOSED\r\n> SEND O", b"K\r\n\r\nOK\r\n"]);
         assert_eq!(
             events,
-            std::vec![Owned::Data(b"OK\r\nSEND".to_vec()), Owned::Reply(Reply::Ok)]
+            std::vec![
+                Owned::Frame(21),
+                Owned::Data(b"\r\nCLOSED\r\n> SEND OK\r\n".to_vec()),
+                Owned::Reply(Reply::Ok),
+                Owned::End,
+            ]
         );
+        // A length two short: what follows the payload is no line the firmware sends.
+        let events = parse(&[b"\r\n+IPD,19:\r\nCLOSED\r\n> SEND OK\r\n\r\nOK\r\n"]);
+        assert_eq!(
+            events,
+            std::vec![
+                Owned::Frame(19),
+                Owned::Data(b"\r\nCLOSED\r\n> SEND OK".to_vec()),
+                Owned::Garbled,
+                Owned::Reply(Reply::Ok),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_frame_is_confirmed_only_by_what_the_firmware_sends_after_it() {
+        for confirmed in [
+            &b"+IPD,3:abc\r\nOK\r\n"[..],
+            b"+IPD,3:abc\r\n+IPD,1:x",
+            b"+IPD,3:abcCLOSED\r\n",
+            b"+IPD,3:abcWIFI DISCONNECT\r\n",
+            b"+IPD,3:abc\r\nRecv 4 bytes\r\n",
+        ] {
+            let events = parse(&[confirmed]);
+            assert!(events.contains(&Owned::End), "{confirmed:?}: {events:?}");
+            assert!(
+                !events.contains(&Owned::Garbled),
+                "{confirmed:?}: {events:?}"
+            );
+        }
+        for garbled in [
+            &b"+IPD,3:abcd\r\nOK\r\n"[..],
+            b"+IPD,3:abc\nOK\r\n",
+            b"+IPD,3:abc\r\r\nOK\r\n",
+            b"+IPD,3:abc\r\n\r\nOK\r\n",
+            b"+IPD,3:abc+IPD,1:x",
+            b"+IPD,3:abcOK\r\n",
+            b"+IPD,3:abc\r\n> ",
+            b"+IPD,3:abc> ",
+            b"+IPD,3:abc\r\nhello\r\n",
+            b"+IPD,3:abc\r\n+IPD,0:",
+        ] {
+            let events = parse(&[garbled]);
+            assert_eq!(events.get(2), Some(&Owned::Garbled), "{garbled:?}");
+        }
     }
 
     #[test]
@@ -290,40 +514,83 @@ mod tests {
         assert_eq!(classify(b"busy p..."), Some(Reply::Busy));
         assert_eq!(classify(b"+CIFSR:STAIP,\"300.1.1.1\""), None);
         assert_eq!(classify(b"AT+CIPSTART=\"TCP\",\"1.2.3.4\",7"), None);
+        assert_eq!(classify(b"STATUS:4"), Some(Reply::Status(4)));
+        assert_eq!(classify(b"STATUS:x"), None);
+        assert_eq!(classify(b"Recv 12 bytes"), Some(Reply::Info));
+        assert_eq!(classify(b"Recv x bytes"), None);
     }
 
     #[test]
     fn ipd_headers() {
         assert_eq!(ipd_length(b"5"), Some(5));
-        assert_eq!(ipd_length(b"1,12"), Some(12));
         assert_eq!(ipd_length(b"12,\"1.2.3.4\",80"), Some(12));
-        assert_eq!(ipd_length(b"0,12,\"1.2.3.4\",80"), Some(12));
+        assert_eq!(ipd_length(b"12,\"fe80::1\",80"), Some(12));
+        assert_eq!(
+            ipd_length(&std::format!("{MAX_IPD}").into_bytes()),
+            Some(MAX_IPD)
+        );
+        // The multi-connection form has no place in single-connection mode.
+        assert_eq!(ipd_length(b"1,12"), None);
+        assert_eq!(ipd_length(b"12,1.2.3.4,80"), None);
+        assert_eq!(ipd_length(b"12,\"1.2.3.4\",99999"), None);
         assert_eq!(ipd_length(b""), None);
+        assert_eq!(ipd_length(b"0"), None);
         assert_eq!(ipd_length(b"x"), None);
         assert_eq!(ipd_length(b"999999"), None);
-        assert_eq!(ipd_length(b"9000"), None);
+        assert_eq!(
+            ipd_length(&std::format!("{}", MAX_IPD + 1).into_bytes()),
+            None
+        );
     }
 
     #[test]
-    fn a_bad_ipd_header_is_dropped_with_its_line() {
+    fn the_colons_of_an_ipv6_remote_do_not_end_the_header() {
+        let events = parse(&[b"\r\n+IPD,4,\"2001:db8::7\",7:ab:c\r\nOK\r\n"]);
+        assert_eq!(
+            events,
+            std::vec![
+                Owned::Frame(4),
+                Owned::Data(b"ab:c".to_vec()),
+                Owned::Reply(Reply::Ok),
+                Owned::End
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_ipd_header_is_garbled() {
         let events = parse(&[b"+IPD,x:OK\r\n+IPD,99999:\r\nOK\r\n"]);
-        assert_eq!(events, std::vec![Owned::Reply(Reply::Ok)]);
+        assert_eq!(
+            events,
+            std::vec![
+                Owned::Garbled,
+                Owned::Reply(Reply::Ok),
+                Owned::Garbled,
+                Owned::Reply(Reply::Ok)
+            ]
+        );
     }
 
     #[test]
-    fn overlong_lines_are_dropped_whole() {
+    fn overlong_lines_are_unknown() {
         let mut long = std::vec![b'A'; LINE_CAP * 3];
-        long.extend_from_slice(b"OK\r\n+IPD,2:hi\r\nOK\r\n");
+        long.extend_from_slice(b"OK\r\n\r\n+IPD,2:hi\r\nOK\r\n");
         let events = parse(&[&long]);
         assert_eq!(
             events,
-            std::vec![Owned::Data(b"hi".to_vec()), Owned::Reply(Reply::Ok)]
+            std::vec![
+                Owned::Unknown,
+                Owned::Frame(2),
+                Owned::Data(b"hi".to_vec()),
+                Owned::Reply(Reply::Ok),
+                Owned::End
+            ]
         );
     }
 
     #[test]
     fn prompt_only_at_the_start_of_a_line() {
-        assert_eq!(parse(&[b"a>b\r\n"]), std::vec![]);
+        assert_eq!(parse(&[b"a>b\r\n"]), std::vec![Owned::Unknown]);
         assert_eq!(parse(&[b"\r\n> "]), std::vec![Owned::Prompt]);
     }
 
@@ -342,45 +609,30 @@ mod tests {
         }
 
         #[test]
-        fn random_bytes_never_panic_and_payload_stays_bounded(
+        fn random_bytes_never_panic_and_payload_stays_in_its_frame(
             chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32)
         ) {
             let mut parser = Parser::default();
+            let mut left = 0usize;
             for chunk in &chunks {
                 let mut input = chunk.as_slice();
-                let mut consumed = 0;
                 while let Some(event) = parser.next_event(&mut input) {
-                    if let Event::Data(d) = event {
-                        prop_assert!(d.len() <= MAX_IPD);
-                        consumed += d.len();
+                    match event {
+                        Event::FrameStart(n) => {
+                            prop_assert_eq!(left, 0);
+                            prop_assert!((1..=MAX_IPD).contains(&n));
+                            left = n;
+                        }
+                        Event::Data(d) => {
+                            prop_assert!(d.len() <= left);
+                            left -= d.len();
+                        }
+                        Event::FrameEnd => prop_assert_eq!(left, 0),
+                        _ => {}
                     }
                 }
-                prop_assert!(consumed <= chunk.len());
                 prop_assert!(parser.line.len() <= LINE_CAP);
             }
-        }
-
-        #[test]
-        fn garbage_before_a_line_feed_does_not_hide_the_next_reply(
-            junk in proptest::collection::vec(any::<u8>().prop_filter("no line feed", |b| *b != b'\n'), 0..300)
-        ) {
-            let mut parser = Parser::default();
-            let mut input = junk.as_slice();
-            while parser.next_event(&mut input).is_some() {}
-            // Junk may have opened a +IPD payload; once it is over, replies parse again.
-            for _ in 0..MAX_IPD {
-                if !parser.in_payload() {
-                    break;
-                }
-                let mut filler: &[u8] = b"x";
-                while parser.next_event(&mut filler).is_some() {}
-            }
-            let mut tail: &[u8] = b"\r\nSEND OK\r\n";
-            let mut events = StdVec::new();
-            while let Some(e) = parser.next_event(&mut tail) {
-                events.push(e);
-            }
-            prop_assert_eq!(events.last(), Some(&Event::Reply(Reply::SendOk)));
         }
     }
 }

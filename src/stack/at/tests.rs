@@ -4,7 +4,6 @@
 extern crate std;
 
 use core::cell::{Cell, RefCell};
-use core::convert::Infallible;
 use core::net::{Ipv4Addr, SocketAddr};
 use std::collections::VecDeque;
 use std::string::String;
@@ -31,6 +30,9 @@ const SETUP: &[(&str, &str)] = &[
     ),
 ];
 const START: &str = "AT+CIPSTART=\"TCP\",\"10.0.0.1\",7\r\n";
+const CHECK: &str = "AT+CIPSTATUS\r\n";
+/// The firmware's answer to CHECK while its connection is open.
+const OPEN: &str = "STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"10.0.0.1\",7,4000,0\r\n\r\nOK\r\n";
 
 #[derive(Default)]
 struct Wire {
@@ -41,18 +43,23 @@ struct Wire {
     max_write: usize,
     /// Bytes the port takes before it reports itself full.
     write_room: Option<usize>,
+    /// The next read fails, as after an overrun.
+    read_error: bool,
 }
 
 #[derive(Clone, Copy)]
 struct Port<'w>(&'w RefCell<Wire>);
 
 impl embedded_io::ErrorType for Port<'_> {
-    type Error = Infallible;
+    type Error = embedded_io::ErrorKind;
 }
 
 impl Read for Port<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         let mut wire = self.0.borrow_mut();
+        if core::mem::take(&mut wire.read_error) {
+            return Err(embedded_io::ErrorKind::Other);
+        }
         let mut n = buf.len().min(wire.to_stack.len());
         if wire.max_read > 0 {
             n = n.min(wire.max_read);
@@ -65,13 +72,13 @@ impl Read for Port<'_> {
 }
 
 impl ReadReady for Port<'_> {
-    fn read_ready(&mut self) -> Result<bool, Infallible> {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
         Ok(!self.0.borrow().to_stack.is_empty())
     }
 }
 
 impl Write for Port<'_> {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         let mut wire = self.0.borrow_mut();
         let mut n = buf.len();
         if wire.max_write > 0 {
@@ -86,13 +93,13 @@ impl Write for Port<'_> {
         Ok(n)
     }
 
-    fn flush(&mut self) -> Result<(), Infallible> {
+    fn flush(&mut self) -> Result<(), Self::Error> {
         panic!("flush may block: the stack must not call it");
     }
 }
 
 impl WriteReady for Port<'_> {
-    fn write_ready(&mut self) -> Result<bool, Infallible> {
+    fn write_ready(&mut self) -> Result<bool, Self::Error> {
         Ok(self.0.borrow().write_room != Some(0))
     }
 }
@@ -170,6 +177,13 @@ impl Bench {
             stack.wifi_state(),
             WifiState::Connected(Ipv4Addr::new(192, 168, 1, 23))
         );
+    }
+
+    /// Polls, checks that the stack asked whether the connection is open (to
+    /// confirm the frames it holds), and says it is.
+    fn confirm(&self, stack: &mut Stack<'_>) {
+        self.expect(stack, CHECK, OPEN);
+        self.polls(stack);
     }
 
     /// A set-up stack with a connected socket to 10.0.0.1:7.
@@ -387,7 +401,7 @@ fn connect_waits_for_the_network_then_for_connect() {
 }
 
 #[test]
-fn already_connected_counts_as_connected() {
+fn already_connected_is_a_connection_of_nobody_s_and_is_closed() {
     let bench = Bench::default();
     let mut stack = bench.stack();
     bench.set_up(&mut stack);
@@ -395,7 +409,260 @@ fn already_connected_counts_as_connected() {
     let _ = stack.connect(&mut socket, remote());
     assert_eq!(bench.said(), START);
     bench.answer("ALREADY CONNECTED\r\n\r\nERROR\r\n");
-    assert_eq!(stack.connect(&mut socket, remote()), Ok(()));
+    assert_eq!(
+        other(stack.connect(&mut socket, remote())),
+        AtError::ConnectFailed
+    );
+    stack.close(socket).unwrap();
+    assert_eq!(bench.said(), "AT+CIPCLOSE\r\n");
+}
+
+/// A set-up stack whose CIPSTART is waiting for its answer.
+fn starting(bench: &Bench) -> (Stack<'_>, AtSocket) {
+    let mut stack = bench.stack();
+    bench.set_up(&mut stack);
+    let mut socket = stack.socket().unwrap();
+    let _ = stack.connect(&mut socket, remote());
+    assert_eq!(bench.said(), START);
+    (stack, socket)
+}
+
+#[test]
+fn an_ok_without_connect_does_not_open_the_connection() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = starting(&bench);
+    bench.answer("\r\nOK\r\n");
+    assert_eq!(
+        other(stack.connect(&mut socket, remote())),
+        AtError::ConnectFailed
+    );
+    assert_eq!(stack.framing_errors(), 1);
+    stack.close(socket).unwrap();
+    assert_eq!(
+        bench.said(),
+        "AT+CIPCLOSE\r\n",
+        "whatever the modem holds is closed"
+    );
+}
+
+#[test]
+fn connect_then_error_does_not_leave_the_connection_open() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = starting(&bench);
+    bench.answer("CONNECT\r\n\r\nERROR\r\n");
+    assert_eq!(
+        other(stack.connect(&mut socket, remote())),
+        AtError::ConnectFailed
+    );
+    assert_eq!(stack.framing_errors(), 1);
+    stack.close(socket).unwrap();
+    assert_eq!(bench.said(), "AT+CIPCLOSE\r\n");
+}
+
+#[test]
+fn a_stray_prompt_sends_no_data_and_ends_the_connection() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    assert_eq!(stack.send(&mut socket, b"secret"), Ok(6));
+    assert_eq!(bench.said(), "AT+CIPSEND=6\r\n");
+    // A '>' before the modem said OK to the CIPSEND is not its prompt.
+    bench.answer("> ");
+    stack.poll();
+    assert_eq!(bench.said(), "", "no data before the real prompt");
+    assert_eq!(other(stack.send(&mut socket, b"x")), AtError::Framing);
+    // The modem still waits for the data of its CIPSEND: it gets it after its prompt.
+    bench.answer("\r\nOK\r\n> ");
+    stack.poll();
+    assert_eq!(bench.said(), "secret");
+    assert_eq!(stack.framing_errors(), 1);
+}
+
+#[test]
+fn a_half_written_command_that_times_out_is_finished_before_the_next() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = starting(&bench);
+    // The CIPSTART went out; its answer does not come. A close follows, through a
+    // port that takes 4 bytes and then nothing.
+    bench.wire.borrow_mut().write_room = Some(4);
+    stack.close(socket).unwrap();
+    bench.advance(5_000);
+    stack.poll();
+    assert_eq!(bench.said(), "AT+C", "the port took four bytes");
+    socket = stack.socket().unwrap();
+    let _ = stack.connect(&mut socket, remote());
+    bench.advance(5_000);
+    stack.poll();
+    bench.wire.borrow_mut().write_room = None;
+    bench.polls(&mut stack);
+    assert_eq!(
+        bench.said(),
+        "IPCLOSE\r\n",
+        "the rest of the line, and nothing after it until its answer"
+    );
+    bench.answer("CLOSED\r\n\r\nOK\r\n");
+    assert_eq!(
+        stack.connect(&mut socket, remote()),
+        Err(nb::Error::WouldBlock)
+    );
+    assert_eq!(bench.said(), START);
+}
+
+#[test]
+fn a_length_beyond_the_buffer_is_refused_and_swallows_no_reply() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    assert_eq!(stack.send(&mut socket, b"hi"), Ok(2));
+    bench.said();
+    bench.answer(&std::format!(
+        "\r\n+IPD,{}:abc\r\n\r\nOK\r\n> ",
+        RX_BUFFER + 1
+    ));
+    bench.polls(&mut stack);
+    assert_eq!(
+        other(stack.receive(&mut socket, &mut [0; 8])),
+        AtError::Framing
+    );
+    assert_eq!(bench.said(), "hi", "the prompt after it was read as one");
+    assert_eq!(stack.framing_errors(), 1);
+}
+
+#[test]
+fn a_peer_s_modem_lines_arrive_as_data() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    let peer: &[u8] = b"\r\nCLOSED\r\n> SEND OK\r\n+IPD,5:\r\nOK\r\nready\r\n";
+    bench.answer(&std::format!("\r\n+IPD,{}:", peer.len()));
+    bench.answer_bytes(peer);
+    bench.confirm(&mut stack);
+    assert_eq!(receive_all(&mut stack, &mut socket), peer);
+    assert_eq!(stack.framing_errors(), 0);
+    assert_eq!(stack.send(&mut socket, b"x"), Ok(1), "still connected");
+}
+
+#[test]
+fn nothing_is_delivered_before_the_frame_is_confirmed() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    bench.answer("\r\n+IPD,5:hello");
+    bench.polls(&mut stack);
+    assert_eq!(
+        stack.receive(&mut socket, &mut [0; 8]),
+        Err(nb::Error::WouldBlock)
+    );
+    // The length may be wrong: only what follows the payload tells.
+    assert_eq!(bench.said(), CHECK);
+    bench.answer(OPEN);
+    assert_eq!(receive_all(&mut stack, &mut socket), b"hello");
+}
+
+#[test]
+fn a_closed_report_lost_in_a_payload_is_noticed() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    // "+IPD,1:x" with its 1 flipped to 9 swallows the CLOSED after it.
+    bench.answer("\r\n+IPD,9:xCLOSED\r\n");
+    bench.expect(&mut stack, CHECK, "STATUS:4\r\n\r\nOK\r\n");
+    assert_eq!(
+        other(stack.receive(&mut socket, &mut [0; 16])),
+        AtError::Framing
+    );
+    assert_eq!(stack.framing_errors(), 1);
+}
+
+#[test]
+fn an_answer_swallowed_by_a_payload_is_noticed() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    assert_eq!(stack.send(&mut socket, b"hi"), Ok(2));
+    bench.said();
+    // "+IPD,3:abc" with its 3 read as 9 swallows the OK to CIPSEND; the rest looks
+    // like a frame followed by a line.
+    bench.answer("\r\n+IPD,9:abc\r\nOK\r\n\r\nRecv 2 bytes\r\n");
+    bench.polls(&mut stack);
+    assert_eq!(
+        stack.receive(&mut socket, &mut [0; 16]),
+        Err(nb::Error::WouldBlock),
+        "held until the CIPSEND is answered"
+    );
+    bench.advance(5_000);
+    bench.polls(&mut stack);
+    assert_eq!(
+        other(stack.receive(&mut socket, &mut [0; 16])),
+        AtError::Framing
+    );
+}
+
+#[test]
+fn garbled_headers_end_the_connection_and_deliver_nothing() {
+    for garbled in [
+        &b"\r\n+IPD5:hello\r\nOK\r\n"[..],
+        b"\r\nIPD,5:hello\r\nOK\r\n",
+        b"\r\n+IPD,:hello\r\nOK\r\n",
+        b"\r\n+IPD,4:hello\r\nOK\r\n",
+        b"\r\n+IPD,6:hello\r\nOK\r\n",
+        b"\r\n+IPD,1,5:hello\r\nOK\r\n",
+        b"\r\n+IPD,0:\r\n",
+        b"\r\n\xff+IPD,5:hello\r\n",
+        b"\r\n+IPD,5:helloSEND OK\r\n",
+    ] {
+        let bench = Bench::default();
+        let (mut stack, mut socket) = bench.connected();
+        bench.answer_bytes(garbled);
+        bench.polls(&mut stack);
+        bench.answer(OPEN);
+        bench.polls(&mut stack);
+        assert_eq!(
+            other(stack.receive(&mut socket, &mut [0; 16])),
+            AtError::Framing,
+            "{garbled:?}"
+        );
+        assert_eq!(stack.framing_errors(), 1, "{garbled:?}");
+        stack.close(socket).unwrap();
+        assert!(bench.said().ends_with("AT+CIPCLOSE\r\n"), "{garbled:?}");
+    }
+}
+
+#[test]
+fn a_read_error_ends_the_connection_as_bytes_were_lost() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    bench.answer("\r\n+IPD,5:he");
+    bench.polls(&mut stack);
+    bench.wire.borrow_mut().read_error = true;
+    bench.answer("llo");
+    bench.polls(&mut stack);
+    assert_eq!(stack.serial_errors(), 1);
+    bench.answer(OPEN);
+    bench.polls(&mut stack);
+    assert_eq!(
+        other(stack.receive(&mut socket, &mut [0; 16])),
+        AtError::Framing
+    );
+}
+
+#[test]
+fn no_command_goes_out_while_the_modem_s_bytes_wait() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    bench.wire.borrow_mut().max_read = 1;
+    // Whatever is on the line came before the next command, so it cannot be its
+    // answer; read first, then send.
+    bench.answer("WIFI CONNECTED\r\nWIFI CONNECTED\r\n");
+    assert_eq!(stack.send(&mut socket, b"hi"), Ok(2));
+    assert_eq!(bench.said(), "", "bytes still wait");
+    bench.polls(&mut stack);
+    assert_eq!(bench.unread(), 0);
+    assert_eq!(bench.said(), "AT+CIPSEND=2\r\n");
+}
+
+#[test]
+fn a_peer_closing_right_after_its_data_is_read_whole() {
+    let bench = Bench::default();
+    let (mut stack, mut socket) = bench.connected();
+    bench.answer("\r\n+IPD,5:helloCLOSED\r\n");
+    assert_eq!(receive_all(&mut stack, &mut socket), b"hello");
+    assert_eq!(stack.receive(&mut socket, &mut [0; 8]), Ok(0));
+    assert_eq!(stack.framing_errors(), 0);
 }
 
 #[test]
@@ -542,7 +809,8 @@ fn received_data_split_anywhere_arrives_whole() {
         stack.receive(&mut socket, &mut [0; 8]),
         Err(nb::Error::WouldBlock)
     );
-    bench.answer("\r\n+IPD,7:OK\r\n> x\r\n+IPD,3:abc\r\n");
+    bench.answer("\r\n+IPD,7:OK\r\n> x\r\n+IPD,3:abc");
+    bench.confirm(&mut stack);
     let got = receive_all(&mut stack, &mut socket);
     assert_eq!(got, b"OK\r\n> xabc");
     assert_eq!(
@@ -608,8 +876,9 @@ fn data_for_a_closed_socket_is_dropped() {
         Err(nb::Error::WouldBlock)
     );
     assert_eq!(bench.said(), START);
-    bench.answer("CONNECT\r\n\r\nOK\r\n+IPD,3:new\r\n");
+    bench.answer("CONNECT\r\n\r\nOK\r\n\r\n+IPD,3:new");
     assert_eq!(stack.connect(&mut socket, remote()), Ok(()));
+    bench.confirm(&mut stack);
     assert_eq!(receive_all(&mut stack, &mut socket), b"new");
 }
 
@@ -635,7 +904,8 @@ fn a_restarted_modem_ends_the_connection_and_is_set_up_again() {
     assert_eq!(stack.send(&mut socket, b"hi"), Ok(2));
     bench.said();
     bench.answer_bytes(b"\r\n ets Jan  8 2013,rst cause:2\r\n\x8f\xfe garbage\r\nready\r\n");
-    assert_eq!(other(stack.send(&mut socket, b"x")), AtError::ModemReset);
+    // The boot log comes first, and is no line the firmware prints while connected.
+    assert_eq!(other(stack.send(&mut socket, b"x")), AtError::Framing);
     assert_eq!(bench.said(), "AT\r\n");
     assert_eq!(stack.wifi_state(), WifiState::Resetting);
     stack.close(socket).unwrap();
