@@ -390,7 +390,7 @@ fn built_frame(input: &mut Input<'_>, peer: &mut Peer) -> Vec<u8> {
         0 => input.u16(),
         k => PEER_PORTS[usize::from(k) % PEER_PORTS.len()],
     };
-    let dst_port = if input.u8() % 8 == 0 {
+    let dst_port = if input.u8().is_multiple_of(8) {
         input.u16()
     } else {
         PORT
