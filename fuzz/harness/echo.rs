@@ -215,6 +215,9 @@ impl<const BUF: usize> World<BUF> {
         let mut clients: [RawClient; CLIENTS] = Default::default();
         let mut tally = Tally::default();
         let mut screen_on = true;
+        // Listening from the start, so that connects reach it without a poll first.
+        let _ = server.poll(clock.now_instant());
+        drain_events(&mut server, &mut tally);
 
         for _ in 0..MAX_STEPS {
             if cursor.is_empty() {
