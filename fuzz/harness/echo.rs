@@ -17,7 +17,9 @@
 //!   error (`Reset`, `PipeClosed`, `NoSocket`, ...) for the next calls of an
 //!   operation, short sends or receives, seeded chaos, a socket limit; a hog host
 //!   takes or frees network-wide sockets; the display fails draws or flushes; the
-//!   screen is switched off and on.
+//!   screen is switched off and on; the server's or the periodic client's stack
+//!   answers `Ok(0)` to the next sends (taking nothing, as smoltcp does when its
+//!   buffer is full) or to the next receives (an early end of stream).
 //!
 //! After every step it asserts:
 //!
@@ -40,7 +42,9 @@
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use nal_echo::embedded_nal::{nb, TcpClientStack};
+use core::cell::Cell;
+
+use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
 use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op, RecordingDisplay};
 use nal_echo::{
     ClientConfig, CloseReason, Duration, EchoServer, Instant, PeriodicClient, ServerConfig,
@@ -211,13 +215,14 @@ impl<const BUF: usize> World<BUF> {
         let net = MockNetwork::<SOCKETS, PIPE>::new_sized();
         let clock = nal_echo::stack::mock::MockClock::new();
         let display = RecordingDisplay::new();
+        let (server_zeros, periodic_zeros) = (Zeros::default(), Zeros::default());
         let mut server = EchoServer::<_, _, SLOTS, BUF>::new(
-            net.stack(SERVER_IP),
+            ZeroingStack::new(net.stack(SERVER_IP), &server_zeros),
             &display,
             self.server_config(),
         );
-        let mut periodic =
-            PeriodicClient::new(net.stack(PERIODIC_IP), &clock, self.client_config());
+        let periodic_stack = ZeroingStack::new(net.stack(PERIODIC_IP), &periodic_zeros);
+        let mut periodic = PeriodicClient::new(periodic_stack, &clock, self.client_config());
         let mut client_stacks = [net.stack(CLIENT_IP), net.stack(STRANGER_IP)];
         let mut hog = net.stack(HOG_IP);
         let mut hogged: Vec<MockSocket> = Vec::new();
@@ -283,6 +288,14 @@ impl<const BUF: usize> World<BUF> {
                         net.reset_connection(addr);
                     }
                 }
+                30 => {
+                    let zeros = if op & 0x20 == 0 {
+                        &server_zeros
+                    } else {
+                        &periodic_zeros
+                    };
+                    zeros.set(cursor.byte());
+                }
                 _ => {
                     // A busy loop: everyone polls a few times without time passing.
                     for _ in 0..3 {
@@ -297,6 +310,7 @@ impl<const BUF: usize> World<BUF> {
         for host in [SERVER_IP, CLIENT_IP, STRANGER_IP] {
             net.stack(host).clear_faults();
         }
+        server_zeros.set(0);
         for _ in 0..DRAIN_ROUNDS {
             let _ = server.poll(clock.now_instant());
             drain_events(&mut server, &mut tally);
@@ -363,7 +377,7 @@ impl<const BUF: usize> World<BUF> {
         server: &EchoServer<Stack, Display, SLOTS, BUF>,
         tally: &Tally,
         clients: &[RawClient],
-        periodic: &PeriodicClient<MockStack<'_, SOCKETS, PIPE>, Timer>,
+        periodic: &PeriodicClient<ZeroingStack<'_>, Timer>,
     ) where
         Stack: nal_echo::embedded_nal::TcpFullStack,
         Display: nal_echo::Flush,
@@ -564,5 +578,97 @@ fn hog_sockets<const S: usize, const P: usize>(
         for s in hogged.drain(..n.min(hogged.len())) {
             let _ = hog.close(s);
         }
+    }
+}
+
+/// `Ok(0)` answers due from a [`ZeroingStack`]: (sends, receives).
+#[derive(Default)]
+struct Zeros(Cell<(u8, u8)>);
+
+impl Zeros {
+    /// Low nibble: sends, high nibble: receives.
+    fn set(&self, counts: u8) {
+        self.0.set((counts & 0x0F, counts >> 4));
+    }
+
+    fn take_send(&self) -> bool {
+        let (sends, receives) = self.0.get();
+        self.0.set((sends.saturating_sub(1), receives));
+        sends > 0
+    }
+
+    fn take_receive(&self) -> bool {
+        let (sends, receives) = self.0.get();
+        self.0.set((sends, receives.saturating_sub(1)));
+        receives > 0
+    }
+}
+
+/// A mock stack whose sends and receives answer `Ok(0)` when told to: the one
+/// answer the mock itself never gives on an open connection.
+struct ZeroingStack<'a> {
+    inner: MockStack<'a, SOCKETS, PIPE>,
+    zeros: &'a Zeros,
+}
+
+impl<'a> ZeroingStack<'a> {
+    fn new(inner: MockStack<'a, SOCKETS, PIPE>, zeros: &'a Zeros) -> Self {
+        Self { inner, zeros }
+    }
+}
+
+impl TcpClientStack for ZeroingStack<'_> {
+    type TcpSocket = MockSocket;
+    type Error = MockError;
+
+    fn socket(&mut self) -> Result<MockSocket, MockError> {
+        self.inner.socket()
+    }
+
+    fn connect(
+        &mut self,
+        socket: &mut MockSocket,
+        remote: SocketAddr,
+    ) -> nb::Result<(), MockError> {
+        self.inner.connect(socket, remote)
+    }
+
+    fn send(&mut self, socket: &mut MockSocket, buffer: &[u8]) -> nb::Result<usize, MockError> {
+        if !buffer.is_empty() && self.zeros.take_send() {
+            return Ok(0);
+        }
+        self.inner.send(socket, buffer)
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut MockSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, MockError> {
+        if !buffer.is_empty() && self.zeros.take_receive() {
+            return Ok(0);
+        }
+        self.inner.receive(socket, buffer)
+    }
+
+    fn close(&mut self, socket: MockSocket) -> Result<(), MockError> {
+        self.inner.close(socket)
+    }
+}
+
+impl TcpFullStack for ZeroingStack<'_> {
+    fn bind(&mut self, socket: &mut MockSocket, local_port: u16) -> Result<(), MockError> {
+        self.inner.bind(socket, local_port)
+    }
+
+    fn listen(&mut self, socket: &mut MockSocket) -> Result<(), MockError> {
+        self.inner.listen(socket)
+    }
+
+    fn accept(
+        &mut self,
+        socket: &mut MockSocket,
+    ) -> nb::Result<(MockSocket, SocketAddr), MockError> {
+        self.inner.accept(socket)
     }
 }
