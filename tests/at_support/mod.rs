@@ -126,9 +126,11 @@ pub struct Faults {
     /// A byte of the `+IPD,<len>:` header other than a digit of the length is lost
     /// (silently: noise, not an overrun).
     pub drop_header_byte: u8,
-    /// The last digit of the length is changed to another digit. (A lost digit or
-    /// a changed higher one can make the length swallow exactly a whole frame of
-    /// a peer's lookalike bytes, which nothing can tell from a real one.)
+    /// The last digit of the length is made larger. (A smaller one can cut the
+    /// payload just before its own last CR LF, which then passes for the line
+    /// break before the modem's next line; a lost digit or a changed higher one
+    /// can make the length swallow exactly a whole frame: nothing can tell those
+    /// from real frames.)
     pub flip_length_digit: u8,
     /// A run of 1..=16 bytes of the frame is lost, and the port reports an overrun.
     pub overrun: u8,
@@ -492,8 +494,12 @@ impl FakeEsp {
         let mut faulty = true;
         if self.faults.chance(self.faults.flip_length_digit) {
             let last = header - 2;
-            let old = bytes[last];
-            bytes[last] = b'0' + ((old - b'0') + 1 + self.faults.below(9) as u8) % 10;
+            let old = bytes[last] - b'0';
+            if old == 9 {
+                faulty = false;
+            } else {
+                bytes[last] = b'0' + old + 1 + self.faults.below(usize::from(9 - old)) as u8;
+            }
         } else if self.faults.chance(self.faults.drop_header_byte) {
             let non_digits: Vec<usize> = (0..header)
                 .filter(|&i| !bytes[i].is_ascii_digit())

@@ -143,8 +143,9 @@
 //!
 //! What this cannot catch: a lost or changed digit of a length that makes the
 //! frame end exactly where the modem's next frame ends, or exactly where the
-//! peer's own bytes go on with something the firmware prints (a peer's bytes that
-//! look like a whole `+IPD` frame are then taken for one); and two faults at once,
+//! peer's own bytes go on with something the firmware prints (a length two short
+//! of a payload that ends in `\r\n` loses those two bytes; a peer's bytes that
+//! look like a whole `+IPD` frame are taken for one); and two faults at once,
 //! such as a length six too long followed by a stray `\r\nOK\r\n` that it swallows.
 //! Bytes lost without the port noticing are such faults too. Line noise that the
 //! UART reports (framing errors) and overruns are caught.

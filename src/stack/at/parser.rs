@@ -197,15 +197,21 @@ impl Parser {
     }
 
     fn end_of_line(&mut self) -> Option<Event<'static>> {
-        let strict_crlf = self.line.last() == Some(&b'\r')
-            && self.line.iter().filter(|&&b| b == b'\r').count() == 1;
         let reply = if self.overflow {
             None
         } else {
             classify(self.line.trim_ascii())
         };
         let empty = !self.overflow && self.line.trim_ascii().is_empty();
-        let bare = printed_without_crlf(self.line.trim_ascii());
+        // After a payload nothing is trimmed: the line must be exactly what the
+        // firmware prints, then CR LF (a tab or a space may be the payload's).
+        let exact = match self.line.strip_suffix(b"\r") {
+            Some(text) if !self.overflow && !text.contains(&b'\r') => Some(text),
+            _ => None,
+        };
+        let exact_reply = exact.and_then(classify);
+        let exact_empty = exact == Some(&b""[..]);
+        let bare = exact.is_some_and(printed_without_crlf);
         self.clear_line();
         match self.state {
             State::Lines => match reply {
@@ -214,17 +220,17 @@ impl Parser {
                 None if empty => None,
                 None => Some(Event::Unknown),
             },
-            State::AfterPayload if strict_crlf && empty => {
+            State::AfterPayload if exact_empty => {
                 self.state = State::NextMessage;
                 None
             }
-            State::AfterPayload => match reply {
-                Some(reply) if strict_crlf && bare => self.confirmed(reply),
+            State::AfterPayload => match exact_reply {
+                Some(reply) if bare => self.confirmed(reply),
                 _ => self.garbled(),
             },
-            State::NextMessage => match reply {
-                Some(reply) if strict_crlf => self.confirmed(reply),
-                _ => self.garbled(),
+            State::NextMessage => match exact_reply {
+                Some(reply) => self.confirmed(reply),
+                None => self.garbled(),
             },
             // Not reached: payload bytes never come here.
             State::Payload(_) => self.garbled(),
@@ -490,6 +496,9 @@ mod tests {
             b"+IPD,3:abc\nOK\r\n",
             b"+IPD,3:abc\r\r\nOK\r\n",
             b"+IPD,3:abc\r\n\r\nOK\r\n",
+            b"+IPD,3:abc\t\t\r\n+IPD,1:x",
+            b"+IPD,3:abc\r\n OK\r\n",
+            b"+IPD,3:abc CLOSED\r\n",
             b"+IPD,3:abc+IPD,1:x",
             b"+IPD,3:abcOK\r\n",
             b"+IPD,3:abc\r\n> ",
