@@ -18,7 +18,7 @@ echo "==> firmware (release)"
 # Always this folder's own target dir, whatever CARGO_TARGET_DIR says for the host.
 export CARGO_TARGET_DIR="$here/target"
 start=$(date +%s)
-cargo build --release
+cargo build --release --locked
 echo "built in $(($(date +%s) - start)) s"
 elf="$CARGO_TARGET_DIR/riscv64gc-unknown-none-elf/release/mixno"
 [ -f "$elf" ] || { echo "FAILED: no ELF at $elf"; exit 1; }

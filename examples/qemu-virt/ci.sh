@@ -55,10 +55,10 @@ fw_cargo() { CARGO_TARGET_DIR="$here/target" cargo "$@"; }
 
 step "firmware: format and clippy"
 need "cargo fmt --check" fw_cargo fmt --check
-need "cargo clippy" fw_cargo clippy --release -- -D warnings
+need "cargo clippy" fw_cargo clippy --release --locked -- -D warnings
 
 step "firmware: server, raw, client (release)"
-need "cargo build --release" fw_cargo build --release --bins
+need "cargo build --release" fw_cargo build --release --locked --bins
 
 step "firmware: client with the test settings"
 # The port the two-boards test forwards to the server board: a free one now. The
@@ -66,13 +66,13 @@ step "firmware: client with the test settings"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 elf_dir=target/riscv64gc-unknown-none-elf/release
 need "client with test settings" env SERVER_PORT="$port" PERIOD_MS=200 COUNT=10 \
-    CARGO_TARGET_DIR="$here/target" cargo build --release --bin client
+    CARGO_TARGET_DIR="$here/target" cargo build --release --locked --bin client
 need "copy client-test" cp "$elf_dir/client" "$elf_dir/client-test"
 # Put the default client back, so that the ELF named `client` is what its docs say.
-need "client with default settings" fw_cargo build --release --bin client
+need "client with default settings" fw_cargo build --release --locked --bin client
 
 step "host tool: qemu_frame"
-need "cargo build --example qemu_frame" bash -c "cd '$repo' && cargo build --example qemu_frame"
+need "cargo build --locked --example qemu_frame" bash -c "cd '$repo' && cargo build --example qemu_frame"
 
 step "tests"
 log=$(mktemp)
