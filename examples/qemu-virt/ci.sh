@@ -72,7 +72,7 @@ need "copy client-test" cp "$elf_dir/client" "$elf_dir/client-test"
 need "client with default settings" fw_cargo build --release --locked --bin client
 
 step "host tool: qemu_frame"
-need "cargo build --locked --example qemu_frame" bash -c "cd '$repo' && cargo build --example qemu_frame"
+need "cargo build --example qemu_frame" bash -c "cd '$repo' && cargo build --locked --example qemu_frame"
 
 step "tests"
 log=$(mktemp)
