@@ -22,6 +22,7 @@ use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, WifiState};
 use nal_echo::stack::mock::MockClock;
 use nal_echo::{Backoff, ClientConfig, Duration, Error, PeriodicClient};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 type Client = PeriodicClient<AtStack<Serial, WallClock>, WallClock>;
 
@@ -407,7 +408,13 @@ fn faults() -> impl Strategy<Value = Faults> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    // Failures saved beside this file and replayed first (the default persistence
+    // finds no lib.rs above tests/ and saves nothing).
+    #![proptest_config(ProptestConfig {
+        cases: 16,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     /// Whatever the faults on the line (of the kinds the stack promises to catch:
     /// see `Faults`), each connection gets a prefix of what its peer sent; without
@@ -481,7 +488,13 @@ fn modem_output() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    // Failures saved beside this file and replayed first (the default persistence
+    // finds no lib.rs above tests/ and saves nothing).
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     /// Whatever the modem says, in whatever pieces, the stack and the client keep
     /// going: no panic, no runaway, and never more echo than bytes on the line.
