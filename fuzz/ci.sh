@@ -64,11 +64,13 @@ for target in "${TARGETS[@]}"; do
     if [ -d "regressions/$target" ]; then
         seeds+=("regressions/$target")
     fi
+    # A fixed seed: the same corpus is mutated the same way on every CI run, so a
+    # crash CI reports is one it reports again (long campaigns use random seeds).
     # libFuzzer exits non-zero on a crash, a leak, a timeout or running out of
     # memory; `set -e` then fails the step, and the crashing input is in
     # artifacts/$target/.
     cargo +nightly fuzz run -s "$SANITIZER" "$target" "$scratch" "${seeds[@]}" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048
+        -seed=1 -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048
     rm -rf "$scratch"
     trap - EXIT
 done
