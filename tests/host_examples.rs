@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,12 +25,36 @@ fn python_script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A port nobody listens on now, and never one handed out before in this run: the
+/// tests run in parallel, and two of them given the same port would each find the
+/// other's server there.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
+    panic!("no fresh port in 1000 tries");
+}
+
+/// A port on 127.0.0.1 that refuses every connect for as long as the socket lives:
+/// it is bound but not listening, so no other test or program can listen there and
+/// the kernel never picks it as a connecting socket's own port.
+fn refusing_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
 }
 
 /// The tutorial's Python server on 127.0.0.1:`port`, once it is accepting.
@@ -124,7 +150,7 @@ fn the_client_example_gets_six_echoes_from_the_tutorials_python_server() {
 
 #[test]
 fn the_client_example_fails_when_it_cannot_connect() {
-    let port = free_port(); // nobody listens there
+    let (_bound, port) = refusing_port();
     let mut client = client_example(port, &["--count", "1"]);
     // 1 is the client's "could not do it"; 2 would be a usage error, 101 a panic.
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);

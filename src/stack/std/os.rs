@@ -150,7 +150,7 @@ pub(super) fn start_connect(remote: SocketAddr) -> io::Result<Connect> {
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
     match socket.connect(&remote.into()) {
-        Ok(()) => Ok(Connect::Done(socket.into())),
+        Ok(()) => not_to_itself(socket.into()).map(Connect::Done),
         Err(e) if in_progress(&e) => Ok(Connect::Pending(socket.into())),
         Err(e) => Err(e),
     }
@@ -179,10 +179,21 @@ pub(super) fn check_connect(stream: TcpStream) -> io::Result<Connect> {
         return Err(e);
     }
     match stream.peer_addr() {
-        Ok(_) => Ok(Connect::Done(stream)),
+        Ok(_) => not_to_itself(stream).map(Connect::Done),
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(Connect::Pending(stream)),
         Err(e) => Err(e),
     }
+}
+
+/// Refuses a connection whose two ends are the same address and port. A connect to
+/// a local port nobody listens on succeeds through TCP's simultaneous open when the
+/// kernel happens to pick that very port as the socket's own; everything sent then
+/// comes back as if echoed. Go's `net.Dial` refuses it the same way.
+fn not_to_itself(stream: TcpStream) -> io::Result<TcpStream> {
+    if stream.local_addr()? == stream.peer_addr()? {
+        return Err(io::ErrorKind::ConnectionRefused.into());
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -254,5 +265,24 @@ mod tests {
             libc::EINPROGRESS
         )));
         assert!(!in_progress(&io::ErrorKind::ConnectionRefused.into()));
+    }
+
+    #[test]
+    fn a_connection_to_itself_is_refused_and_another_is_not() {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .unwrap();
+        let own = socket.local_addr().unwrap();
+        // Linux and the BSDs complete this through simultaneous open.
+        socket.connect(&own).unwrap();
+        let looped: TcpStream = socket.into();
+        assert_eq!(looped.local_addr().unwrap(), looped.peer_addr().unwrap());
+        let refused = check_connect(looped).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(refused, Err(io::ErrorKind::ConnectionRefused));
+
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert!(matches!(check_connect(stream), Ok(Connect::Done(_))));
     }
 }
