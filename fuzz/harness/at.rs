@@ -117,7 +117,11 @@ struct Modem {
     link: Option<usize>,
     /// What each connection's peer sent, in order.
     peers: Vec<Vec<u8>>,
-    /// A fault may be injected (one at a time).
+    /// A fault may be injected: one per connection the modem opens (and one before
+    /// the first). Armed when the modem opens the connection, not when the
+    /// application first hears of it: by then a frame of it may have taken its
+    /// fault already, and a second one (a stray line that a too-long length
+    /// swallows exactly) is the double fault no check can tell.
     fault_armed: bool,
 }
 
@@ -171,6 +175,8 @@ impl Modem {
                 } else {
                     self.link = Some(self.peers.len());
                     self.peers.push(Vec::new());
+                    // A new connection may take one fault of its own.
+                    self.fault_armed = true;
                     self.emit(b"CONNECT\r\n\r\nOK\r\n");
                 }
             }
@@ -331,11 +337,11 @@ pub fn run(data: &[u8]) {
             3 => {
                 stack.poll();
             }
-            4 => connect(&mut stack, &mut app, &mut modem),
+            4 => connect(&mut stack, &mut app, &modem),
             5 | 6 => receive(
                 &mut stack,
                 &mut app,
-                &mut modem,
+                &modem,
                 usize::from(input.byte()) + 1,
             ),
             7 => {
@@ -384,7 +390,7 @@ pub fn run(data: &[u8]) {
     }
 }
 
-fn connect(stack: &mut AtStack<Port, &MockClock>, app: &mut App, modem: &mut Modem) {
+fn connect(stack: &mut AtStack<Port, &MockClock>, app: &mut App, modem: &Modem) {
     if app.socket.is_none() {
         app.socket = stack.socket().ok();
     }
@@ -400,11 +406,10 @@ impl App {
     /// The socket's connection is open (connect said so, or data came after the
     /// modem's CONNECT): it talks to the modem's connection opened last (a later
     /// one would first bring its own CONNECT).
-    fn begin(&mut self, modem: &mut Modem) -> usize {
+    fn begin(&mut self, modem: &Modem) -> usize {
         match self.connection {
             Some((index, _)) => index,
             None => {
-                modem.fault_armed = true;
                 let link = modem.peers.len().checked_sub(1);
                 let index = self.received.len();
                 self.connection = Some((index, link));
@@ -415,7 +420,7 @@ impl App {
     }
 }
 
-fn receive(stack: &mut AtStack<Port, &MockClock>, app: &mut App, modem: &mut Modem, size: usize) {
+fn receive(stack: &mut AtStack<Port, &MockClock>, app: &mut App, modem: &Modem, size: usize) {
     let Some(socket) = app.socket.as_mut() else {
         return;
     };
