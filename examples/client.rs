@@ -51,7 +51,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use nal_echo::stack::std::StdStack;
-use nal_echo::{ClientConfig, ClientStats, Duration, Error, PeriodicClient, TUTORIAL_MESSAGES};
+use nal_echo::{
+    ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, TUTORIAL_MESSAGES,
+};
 
 use support::args::Args;
 use support::{ErrorLog, HostClock};
@@ -191,7 +193,7 @@ fn main() -> ExitCode {
 
         let progress = match client.poll() {
             Ok(progress) => progress,
-            Err(Error::EchoMismatch) => true, // printed below from the stats
+            Err(ClientError::EchoMismatch) => true, // printed below from the stats
             Err(e) => {
                 if let Some(line) = errors.line(&e) {
                     eprintln!("{line}");
@@ -215,7 +217,7 @@ fn main() -> ExitCode {
         }
         let mismatch = now.mismatches != seen.mismatches;
         if mismatch {
-            lines.push(format!("mismatch: {}", Error::<()>::EchoMismatch));
+            lines.push(format!("mismatch: {}", ClientError::<()>::EchoMismatch));
         }
         seen = now;
         if !lines.is_empty() {

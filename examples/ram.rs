@@ -7,7 +7,8 @@
 
 use core::mem::size_of;
 
-use nal_echo::stack::mock::{MockClock, MockStack};
+use nal_echo::stack::mock::MockStack;
+use nal_echo::time::MockClock;
 use nal_echo::{EchoServer, NoFlush, PeriodicClient, StatusScreen, TextDecoder};
 
 type Server<const SLOTS: usize, const BUF: usize> =

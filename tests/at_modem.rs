@@ -19,8 +19,8 @@ use at_support::{
 };
 use embedded_nal::{nb, TcpClientStack};
 use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, WifiState};
-use nal_echo::stack::mock::MockClock;
-use nal_echo::{Backoff, ClientConfig, Duration, Error, PeriodicClient};
+use nal_echo::time::MockClock;
+use nal_echo::{Backoff, ClientConfig, ClientError, Duration, PeriodicClient};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -65,7 +65,7 @@ fn client(serial: Serial, remote: std::net::SocketAddr) -> Client {
 fn run_until(
     client: &mut Client,
     esp: &mut FakeEsp,
-    errors: &mut Vec<Error<AtError>>,
+    errors: &mut Vec<ClientError<AtError>>,
     what: &str,
     mut done: impl FnMut(&Client, &FakeEsp) -> bool,
 ) {
@@ -91,7 +91,7 @@ fn run_until(
     );
 }
 
-fn count(errors: &[Error<AtError>], which: Error<AtError>) -> usize {
+fn count(errors: &[ClientError<AtError>], which: ClientError<AtError>) -> usize {
     errors.iter().filter(|e| **e == which).count()
 }
 
@@ -110,7 +110,7 @@ fn the_client_echoes_through_the_modem() {
     assert_eq!(stats.connects, 1);
     // The only failures are attempts made before the network was joined.
     assert_eq!(
-        count(&errors, Error::Connect(AtError::NotJoined)),
+        count(&errors, ClientError::Connect(AtError::NotJoined)),
         errors.len()
     );
     assert_eq!(server.accepted(), 1);
@@ -193,7 +193,8 @@ fn a_dropped_link_is_reconnected() {
     assert_eq!(stats.mismatches, 0);
     assert!(stats.failures > failures, "the drop was a failure");
     assert!(
-        count(&errors, Error::ConnectionClosed) + count(&errors, Error::EchoTimeout) >= 1,
+        count(&errors, ClientError::ConnectionClosed) + count(&errors, ClientError::EchoTimeout)
+            >= 1,
         "the client saw the end: {errors:?}"
     );
     assert_eq!(esp.starts, 2);
@@ -211,7 +212,10 @@ fn a_refused_connection_is_retried() {
         c.stats().echoed >= 2
     });
 
-    assert_eq!(count(&errors, Error::Connect(AtError::ConnectFailed)), 2);
+    assert_eq!(
+        count(&errors, ClientError::Connect(AtError::ConnectFailed)),
+        2
+    );
     assert_eq!(esp.starts, 3);
     assert_eq!(client.stats().connects, 1);
     assert_eq!(client.stats().mismatches, 0);
@@ -230,10 +234,10 @@ fn a_server_that_is_down_fails_every_attempt() {
         |_, e| e.starts >= 3,
     );
     // The third attempt came after the first two failed.
-    assert!(count(&errors, Error::Connect(AtError::ConnectFailed)) >= 2);
+    assert!(count(&errors, ClientError::Connect(AtError::ConnectFailed)) >= 2);
     assert_eq!(
-        count(&errors, Error::Connect(AtError::ConnectFailed))
-            + count(&errors, Error::Connect(AtError::NotJoined)),
+        count(&errors, ClientError::Connect(AtError::ConnectFailed))
+            + count(&errors, ClientError::Connect(AtError::NotJoined)),
         errors.len()
     );
     assert_eq!(client.stats().connects, 0);
@@ -256,7 +260,7 @@ fn noise_tiny_reads_and_split_packets_do_not_matter() {
     assert_eq!(client.stats().mismatches, 0);
     assert_eq!(client.stats().connects, 1);
     assert_eq!(
-        count(&errors, Error::Connect(AtError::NotJoined)),
+        count(&errors, ClientError::Connect(AtError::NotJoined)),
         errors.len()
     );
     assert_eq!(client.stack_mut().framing_errors(), 0);

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nal_echo::stack::mock::RecordingDisplay;
+use nal_echo::display::RecordingDisplay;
 use nal_echo::StatusScreen;
 
 mod process;

@@ -3,8 +3,9 @@
 mod common;
 
 use common::{client_ip, server_addr, ManualServer};
-use nal_echo::stack::mock::{MockClock, MockError, MockNetwork, Op};
-use nal_echo::{Backoff, ClientConfig, ClientState, Duration, Error, PeriodicClient};
+use nal_echo::stack::mock::{MockError, MockNetwork, Op};
+use nal_echo::time::MockClock;
+use nal_echo::{Backoff, ClientConfig, ClientError, ClientState, Duration, PeriodicClient};
 
 const PORT: u16 = 5001;
 
@@ -23,7 +24,7 @@ fn poll_at<S, T>(
     clock: &MockClock,
     client: &mut PeriodicClient<S, T>,
     ms: u64,
-) -> Result<bool, Error<S::Error>>
+) -> Result<bool, ClientError<S::Error>>
 where
     S: embedded_nal::TcpClientStack,
     T: nal_echo::Clock,
@@ -137,7 +138,10 @@ fn mismatched_echo_is_counted_and_the_connection_is_renewed() {
     server.accept();
     server.read();
     server.write(b"Hello HandbiT");
-    assert_eq!(poll_at(&clock, &mut client, 10), Err(Error::EchoMismatch));
+    assert_eq!(
+        poll_at(&clock, &mut client, 10),
+        Err(ClientError::EchoMismatch)
+    );
     assert_eq!(client.stats().mismatches, 1);
     assert_eq!(client.stats().echoed, 0);
     assert_eq!(client.state(), ClientState::Waiting);
@@ -148,7 +152,10 @@ fn mismatched_echo_is_counted_and_the_connection_is_renewed() {
     server.accept();
     server.read();
     server.write(b"Hello Handbit!");
-    assert_eq!(poll_at(&clock, &mut client, 520), Err(Error::EchoMismatch));
+    assert_eq!(
+        poll_at(&clock, &mut client, 520),
+        Err(ClientError::EchoMismatch)
+    );
     assert_eq!(client.stats().mismatches, 2);
     assert_eq!(client.stats().echoed, 1);
 }
@@ -165,7 +172,7 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
     assert!(net.reset_connection(peer));
     assert_eq!(
         poll_at(&clock, &mut client, 100),
-        Err(Error::Connection(MockError::Reset))
+        Err(ClientError::Connection(MockError::Reset))
     );
     assert_eq!(client.retry_at(), Some(nal_echo::Instant::from_millis(600)));
 
@@ -181,7 +188,7 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
         );
         assert_eq!(
             poll_at(&clock, &mut client, t),
-            Err(Error::Connect(MockError::ConnectionRefused))
+            Err(ClientError::Connect(MockError::ConnectionRefused))
         );
         let next = client.retry_at().unwrap().total_millis();
         waits.push(next - t);
@@ -199,7 +206,7 @@ fn reconnects_after_reset_with_growing_backoff_reset_by_success() {
     server.drop_conn();
     assert_eq!(
         poll_at(&clock, &mut client, t + 1),
-        Err(Error::ConnectionClosed)
+        Err(ClientError::ConnectionClosed)
     );
     assert_eq!(client.retry_at().unwrap().total_millis(), t + 1 + 500);
     assert_eq!(client.stats().connects, 2);
@@ -219,7 +226,7 @@ fn connect_in_progress_times_out_after_the_connect_timeout() {
     }
     assert_eq!(
         poll_at(&clock, &mut client, 5000),
-        Err(Error::ConnectTimeout)
+        Err(ClientError::ConnectTimeout)
     );
     assert_eq!(client.stats().failures, 1);
     assert_eq!(client.stats().connects, 0);
@@ -254,7 +261,10 @@ fn missing_echo_times_out() {
         server.accept();
         server.read(); // never echoes
     }
-    assert_eq!(poll_at(&clock, &mut client, 5000), Err(Error::EchoTimeout));
+    assert_eq!(
+        poll_at(&clock, &mut client, 5000),
+        Err(ClientError::EchoTimeout)
+    );
 }
 
 #[test]
@@ -267,7 +277,7 @@ fn socket_exhaustion_is_a_failure_with_backoff() {
     let mut client = PeriodicClient::new(stack, &clock, config());
     assert_eq!(
         poll_at(&clock, &mut client, 0),
-        Err(Error::Socket(MockError::NoSocket))
+        Err(ClientError::Socket(MockError::NoSocket))
     );
     assert_eq!(poll_at(&clock, &mut client, 499), Ok(false));
     poll_at(&clock, &mut client, 500).unwrap();

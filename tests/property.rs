@@ -4,7 +4,8 @@
 mod common;
 
 use common::{client_ip, server_addr, Peer, SERVER_IP};
-use nal_echo::stack::mock::{MockNetwork, RecordingDisplay};
+use nal_echo::display::RecordingDisplay;
+use nal_echo::stack::mock::MockNetwork;
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

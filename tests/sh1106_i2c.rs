@@ -8,8 +8,9 @@ use core::cell::RefCell;
 
 use common::i2c::{BusLog, RecordingI2c, OLED_ADDRESS as ADDRESS};
 use common::{client_ip, server_addr, Peer, SERVER_IP};
-use nal_echo::sh1106::Sh1106;
-use nal_echo::stack::mock::{MockNetwork, MockStack, RecordingDisplay};
+use nal_echo::display::sh1106::Sh1106;
+use nal_echo::display::RecordingDisplay;
+use nal_echo::stack::mock::{MockNetwork, MockStack};
 use nal_echo::{EchoServer, Instant, ServerConfig};
 
 /// An SH1106 as far as the driver uses it: 132x64 RAM in 8 pages, page and column

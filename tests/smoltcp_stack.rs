@@ -9,9 +9,10 @@ mod smoltcp_support;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
-use nal_echo::stack::mock::{MockClock, RecordingDisplay};
 use nal_echo::stack::smoltcp::{SmoltcpError, SmoltcpSocket, SmoltcpStack};
+use nal_echo::time::MockClock;
 use nal_echo::{
     ClientConfig, CloseReason, Duration, EchoServer, PeriodicClient, ServerConfig, ServerEvent,
 };

@@ -6,7 +6,9 @@ mod common;
 use common::{client_ip, server_addr, SERVER_IP};
 use embedded_graphics::prelude::{Point, Size};
 use embedded_graphics::primitives::Rectangle;
-use nal_echo::stack::mock::{MockClock, MockNetwork, RecordingDisplay};
+use nal_echo::display::RecordingDisplay;
+use nal_echo::stack::mock::MockNetwork;
+use nal_echo::time::MockClock;
 use nal_echo::{ClientConfig, Clock, EchoServer, PeriodicClient, ServerConfig, StatusScreen};
 
 const PERIODS: u32 = 30;

@@ -26,7 +26,7 @@ use std::rc::Rc;
 
 use embedded_nal::TcpClientStack;
 use nal_echo::stack::at::{embedded_io, AtConfig, AtSocket, AtStack};
-use nal_echo::stack::mock::MockClock;
+use nal_echo::time::MockClock;
 use nal_echo::Duration;
 
 /// The serial line between the stack and the modem.
@@ -338,12 +338,7 @@ pub fn run(data: &[u8]) {
                 stack.poll();
             }
             4 => connect(&mut stack, &mut app, &modem),
-            5 | 6 => receive(
-                &mut stack,
-                &mut app,
-                &modem,
-                usize::from(input.byte()) + 1,
-            ),
+            5 | 6 => receive(&mut stack, &mut app, &modem, usize::from(input.byte()) + 1),
             7 => {
                 let n = usize::from(input.byte() % 64);
                 let bytes = input.bytes(n).to_vec();

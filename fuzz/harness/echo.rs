@@ -44,8 +44,9 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use core::cell::Cell;
 
+use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
-use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op, RecordingDisplay};
+use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op};
 use nal_echo::{
     ClientConfig, CloseReason, Duration, EchoServer, Instant, PeriodicClient, ServerConfig,
     ServerEvent, ServerStats,
@@ -213,7 +214,7 @@ impl<const BUF: usize> World<BUF> {
 
     fn run(&mut self, cursor: &mut Cursor<'_>) {
         let net = MockNetwork::<SOCKETS, PIPE>::new_sized();
-        let clock = nal_echo::stack::mock::MockClock::new();
+        let clock = nal_echo::time::MockClock::new();
         let display = RecordingDisplay::new();
         let (server_zeros, periodic_zeros) = (Zeros::default(), Zeros::default());
         let mut server = EchoServer::<_, _, SLOTS, BUF>::new(
@@ -501,7 +502,7 @@ fn close<const S: usize, const P: usize>(stack: &mut MockStack<'_, S, P>, client
     client.received.clear();
 }
 
-fn jump(clock: &nal_echo::stack::mock::MockClock, how: u8) {
+fn jump(clock: &nal_echo::time::MockClock, how: u8) {
     let by = match how >> 6 {
         0 => u64::from(how & 0x3F),
         1 => u64::from(how & 0x3F) * 10,

@@ -33,8 +33,9 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
-use nal_echo::stack::mock::{MockClock, RecordingDisplay};
+use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::smoltcp::SmoltcpStack;
+use nal_echo::time::MockClock;
 use nal_echo::{Duration, EchoServer, ServerConfig};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};

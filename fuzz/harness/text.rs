@@ -27,8 +27,10 @@
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack};
-use nal_echo::stack::mock::{MockClock, MockNetwork, MockStack, RecordingDisplay};
+use nal_echo::stack::mock::{MockNetwork, MockStack};
+use nal_echo::time::MockClock;
 use nal_echo::{Duration, EchoServer, ServerConfig, StatusScreen, TextDecoder};
 
 const SERVER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));

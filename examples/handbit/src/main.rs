@@ -72,7 +72,7 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use esp_radio::wifi::{Config as WifiConfig, ControllerConfig, Interface, WifiController};
 use esp_rtos::CurrentThreadHandle;
-use nal_echo::sh1106::Sh1106;
+use nal_echo::display::sh1106::Sh1106;
 
 use crate::wifi_device::WifiDevice;
 use crate::wifi_link::WifiLink;

@@ -4,7 +4,7 @@
 //! `sent N echoed N mismatches N missed N failures N rtt min/avg/max a/b/c ms`
 
 use nal_echo::stack::at::{AtError, WifiState};
-use nal_echo::{ClientStats, Duration, Error, Instant};
+use nal_echo::{ClientError, ClientStats, Duration, Instant};
 
 use crate::println;
 
@@ -14,7 +14,7 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Remembers what was printed last, to print only what changed.
 pub struct Reporter {
     wifi: Option<WifiState>,
-    last_error: Option<Error<AtError>>,
+    last_error: Option<ClientError<AtError>>,
     serial_errors: u32,
     framing_errors: u32,
     echoed: u32,
@@ -36,7 +36,7 @@ impl Reporter {
 
     /// The result of a client poll: a new kind of error is printed once (the client
     /// has already closed the connection and retries after its backoff).
-    pub fn client_result(&mut self, result: Result<bool, Error<AtError>>) {
+    pub fn client_result(&mut self, result: Result<bool, ClientError<AtError>>) {
         if let Err(e) = result {
             if self.last_error != Some(e) {
                 println!("client: {e}");

@@ -2,7 +2,7 @@
 
 use core::net::IpAddr;
 
-use super::MockError;
+use super::error::MockError;
 
 /// A stack call, to aim a fault at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,9 +1,11 @@
-//! A deterministic in-memory network, clock and display, for tests.
+//! A deterministic in-memory network, for tests.
 //!
 //! - [`MockNetwork`] / [`MockStack`]: hosts that talk TCP to each other through
 //!   `embedded-nal`, never blocking, with scripted and seeded faults.
-//! - [`MockClock`]: a [`Clock`](crate::Clock) the test moves by hand.
-//! - [`RecordingDisplay`]: a 128x64 frame buffer that counts draws and flushes.
+//!
+//! The mock clock and display are beside what they stand in for:
+//! [`MockClock`](crate::time::MockClock) and
+//! [`RecordingDisplay`](crate::display::RecordingDisplay).
 //!
 //! No heap: everything lives in fixed-size arrays inside these values.
 //!
@@ -37,8 +39,6 @@
 //! # Ok::<(), nb::Error<nal_echo::stack::mock::MockError>>(())
 //! ```
 
-mod clock;
-mod display;
 mod error;
 mod faults;
 mod network;
@@ -46,8 +46,6 @@ mod ops;
 mod pipe;
 mod stack;
 
-pub use clock::MockClock;
-pub use display::{DisplayFault, RecordingDisplay};
 pub use error::MockError;
 pub use faults::Op;
 pub use network::{MockNetwork, MockSocket};

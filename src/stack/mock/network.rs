@@ -6,9 +6,10 @@ use core::net::{IpAddr, SocketAddr};
 
 use heapless::Deque;
 
+use super::error::MockError;
 use super::faults::Host;
 use super::pipe::Pipe;
-use super::{MockError, MockStack};
+use super::stack::MockStack;
 
 /// Connections a listener holds before they are accepted.
 pub(super) const BACKLOG: usize = 4;

@@ -4,9 +4,10 @@ use core::net::{IpAddr, SocketAddr};
 
 use heapless::Deque;
 
+use super::error::MockError;
 use super::faults::Op;
+use super::network::MockSocket;
 use super::network::{End, Kind, Shut, Slot, State};
-use super::{MockError, MockSocket};
 
 type NbResult<T> = nb::Result<T, MockError>;
 

@@ -5,8 +5,9 @@ use core::net::{IpAddr, SocketAddr};
 
 use embedded_nal::{TcpClientStack, TcpFullStack};
 
+use super::error::MockError;
 use super::faults::{Host, Op};
-use super::{MockError, MockNetwork, MockSocket};
+use super::network::{MockNetwork, MockSocket};
 
 /// One host (IP address) on a [`MockNetwork`]: a non-blocking TCP stack.
 ///

@@ -28,8 +28,8 @@
 //! a panel that lost or garbled its RAM is repainted completely.
 //!
 //! ```no_run
-//! # fn demo<I2C: embedded_hal::i2c::I2c>(i2c: I2C) -> Result<(), nal_echo::sh1106::Sh1106Error<I2C::Error>> {
-//! use nal_echo::sh1106::Sh1106;
+//! # fn demo<I2C: embedded_hal::i2c::I2c>(i2c: I2C) -> Result<(), nal_echo::display::sh1106::Sh1106Error<I2C::Error>> {
+//! use nal_echo::display::sh1106::Sh1106;
 //! use nal_echo::{Flush, StatusScreen};
 //!
 //! let mut display = Sh1106::new(i2c, 0x3C);
@@ -47,14 +47,15 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::{OriginDimensions, Pixel, Size};
 use embedded_hal::i2c::I2c;
 
-use crate::Flush;
+use crate::display::flush::Flush;
+use crate::display::layout;
 
 /// Visible width in pixels.
-const WIDTH: usize = 128;
+const WIDTH: usize = layout::WIDTH as usize;
 /// Height in pixels.
-const HEIGHT: usize = 64;
+const HEIGHT: usize = layout::HEIGHT as usize;
 /// Pages of 8 rows.
-const PAGES: usize = HEIGHT / 8;
+const PAGES: usize = layout::PAGES as usize;
 /// Columns of the SH1106 display RAM.
 const RAM_COLUMNS: usize = 132;
 /// RAM column of the leftmost visible pixel.
@@ -78,34 +79,63 @@ const SET_COLUMN_LOW: u8 = 0x00;
 /// Higher column address nibble `0x10 | high`.
 const SET_COLUMN_HIGH: u8 = 0x10;
 
-/// The init sequence after the control byte, for a 128x64 module: display off,
-/// clock 0x80, multiplex 64, offset 0, start line 0, DC-DC on, segment remap,
-/// COM scan reversed, alternative COM pins, contrast 0xCF, precharge/discharge at
-/// their power-on value 0x22, VCOMH 0x40, RAM shown (not all on), not inverted.
-/// The display is switched on after the RAM has been cleared.
+/// Clock divide ratio and oscillator frequency, followed by their value.
+const SET_CLOCK: u8 = 0xD5;
+/// Multiplex ratio, followed by the number of rows minus one.
+const SET_MULTIPLEX: u8 = 0xA8;
+/// Vertical display offset, followed by the row.
+const SET_DISPLAY_OFFSET: u8 = 0xD3;
+/// Display start line `0x40 | line`.
+const SET_START_LINE: u8 = 0x40;
+/// DC-DC converter control, followed by [`DC_DC_ON`].
+const SET_DC_DC: u8 = 0xAD;
+/// The DC-DC converter on (the panel's own supply).
+const DC_DC_ON: u8 = 0x8B;
+/// Segment remap: RAM column 131 drives the leftmost segment (modules mount the
+/// glass mirrored).
+const SEGMENT_REMAP: u8 = 0xA1;
+/// COM outputs scanned from the last to the first (with the remap: upright).
+const COM_SCAN_REVERSED: u8 = 0xC8;
+/// COM pins hardware configuration, followed by [`COM_PINS_ALTERNATIVE`].
+const SET_COM_PINS: u8 = 0xDA;
+/// Alternative COM pin layout, which 128x64 modules are wired for.
+const COM_PINS_ALTERNATIVE: u8 = 0x12;
+/// Pre-charge and discharge periods, followed by their value.
+const SET_PRECHARGE: u8 = 0xD9;
+/// VCOM deselect level, followed by its value.
+const SET_VCOMH: u8 = 0xDB;
+/// Show the RAM (rather than every pixel on).
+const SHOW_RAM: u8 = 0xA4;
+/// Normal (not inverted) display.
+const NOT_INVERTED: u8 = 0xA6;
+
+/// The init sequence after the control byte, for a 128x64 module. Values: clock
+/// 0x80 (the power-on ratio), 64 rows, no offset, contrast 0xCF, pre-charge and
+/// discharge 0x22 and VCOMH 0x40 (their power-on values). The display is switched
+/// on after the RAM has been cleared.
 const INIT: [u8; 22] = [
     DISPLAY_OFF,
-    0xD5,
+    SET_CLOCK,
     0x80,
-    0xA8,
-    0x3F,
-    0xD3,
+    SET_MULTIPLEX,
+    HEIGHT as u8 - 1,
+    SET_DISPLAY_OFFSET,
     0x00,
-    0x40,
-    0xAD,
-    0x8B,
-    0xA1,
-    0xC8,
-    0xDA,
-    0x12,
+    SET_START_LINE,
+    SET_DC_DC,
+    DC_DC_ON,
+    SEGMENT_REMAP,
+    COM_SCAN_REVERSED,
+    SET_COM_PINS,
+    COM_PINS_ALTERNATIVE,
     SET_CONTRAST,
     0xCF,
-    0xD9,
+    SET_PRECHARGE,
     0x22,
-    0xDB,
+    SET_VCOMH,
     0x40,
-    0xA4,
-    0xA6,
+    SHOW_RAM,
+    NOT_INVERTED,
 ];
 
 /// An error of the [`Sh1106`] driver.

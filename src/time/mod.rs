@@ -6,6 +6,12 @@
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 
+#[cfg(feature = "mock")]
+mod mock_clock;
+
+#[cfg(feature = "mock")]
+pub use mock_clock::MockClock;
+
 /// A point in time, in milliseconds since an arbitrary, fixed origin (usually boot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -6,24 +6,17 @@ use core::net::SocketAddr;
 use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
 use heapless::Deque;
 
+use crate::display::{Flush, StatusScreen};
 use crate::log::trace_event;
-use crate::server_config::ServerConfig;
-use crate::server_event::{CloseReason, ServerEvent};
-use crate::status_screen::StatusScreen;
+use crate::server::config::ServerConfig;
+use crate::server::error::ServerError;
+use crate::server::event::{CloseReason, ServerEvent};
+use crate::server::stats::ServerStats;
+use crate::text::message_feed::{Fed, MessageFeed, ScreenText};
 use crate::time::Instant;
-use crate::{Error, Flush, ServerStats};
-
-mod message_feed;
-
-use message_feed::{Fed, MessageFeed};
 
 /// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
 const EVENT_QUEUE: usize = 16;
-/// Chars of one receive kept for the screen: one more than the message line can show
-/// (21 in the monospace font, 64 in the narrowest glyphs of the `cjk` font), so the
-/// screen's fitting rule still sees that text was cut. Also how much of a long
-/// receive is decoded: its last 4 bytes per char, after 320 to fall into step.
-const SCREEN_TAIL: usize = crate::status_screen::MESSAGE_TAIL;
 /// Receive-and-send rounds per slot and poll: enough to move several kilobytes per
 /// poll, few enough that one busy peer cannot hold `poll` for long.
 const ROUNDS_PER_POLL: usize = 8;
@@ -40,9 +33,6 @@ struct Connection<Socket> {
     last_activity: Instant,
     feed: MessageFeed,
 }
-
-/// The newest characters received in one poll of a slot.
-type ScreenText = Deque<char, SCREEN_TAIL>;
 
 /// What the state and counters lines were last set from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,7 +102,10 @@ where
 
 type PollResult<S, D> = Result<
     bool,
-    Error<<S as TcpClientStack>::Error, <D as embedded_graphics::draw_target::DrawTarget>::Error>,
+    ServerError<
+        <S as TcpClientStack>::Error,
+        <D as embedded_graphics::draw_target::DrawTarget>::Error,
+    >,
 >;
 
 impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
@@ -246,18 +239,18 @@ where
         (self.stack, self.display)
     }
 
-    fn listen(&mut self) -> Result<bool, Error<Stack::Error, Display::Error>> {
+    fn listen(&mut self) -> Result<bool, ServerError<Stack::Error, Display::Error>> {
         if self.listener.is_some() {
             return Ok(false);
         }
         let mut socket = self
             .stack
             .socket()
-            .map_err(|e| self.stack_failure(Error::Socket(e)))?;
+            .map_err(|e| self.stack_failure(ServerError::Socket(e)))?;
         let bound = self.stack.bind(&mut socket, self.config.port);
         if let Err(e) = bound.and_then(|()| self.stack.listen(&mut socket)) {
             let _ = self.stack.close(socket);
-            return Err(self.stack_failure(Error::Listen(e)));
+            return Err(self.stack_failure(ServerError::Listen(e)));
         }
         trace_event!(info, "listening on port {}", self.config.port);
         self.listener = Some(socket);
@@ -266,7 +259,7 @@ where
 
     /// Accepts at most one connection more than there are slots, so a flood of
     /// connects cannot keep `poll` from returning.
-    fn accept(&mut self, now: Instant) -> Result<bool, Error<Stack::Error, Display::Error>> {
+    fn accept(&mut self, now: Instant) -> Result<bool, ServerError<Stack::Error, Display::Error>> {
         let mut progress = false;
         for _ in 0..=SLOTS {
             let Some(listener) = self.listener.as_mut() else {
@@ -278,7 +271,7 @@ where
                     progress = true;
                 }
                 Err(nb::Error::WouldBlock) => break,
-                Err(nb::Error::Other(e)) => return Err(self.stack_failure(Error::Accept(e))),
+                Err(nb::Error::Other(e)) => return Err(self.stack_failure(ServerError::Accept(e))),
             }
         }
         Ok(progress)
@@ -346,7 +339,8 @@ where
         }
         // The line is fitted once a poll, for the latest receive that had text.
         if !text.is_empty() {
-            self.screen.set_message_chars(text.iter().copied());
+            self.screen
+                .set_message_chars(text.oldest_ordered().copied());
         }
         if self.is_idle(slot, now) {
             return Step::End(CloseReason::Idle);
@@ -445,7 +439,8 @@ where
         };
         let mut text = ScreenText::new();
         if conn.feed.settle(buf, conn.end, &mut text) {
-            self.screen.set_message_chars(text.iter().copied());
+            self.screen
+                .set_message_chars(text.oldest_ordered().copied());
         }
     }
 
@@ -459,8 +454,8 @@ where
 
     fn stack_failure(
         &mut self,
-        error: Error<Stack::Error, Display::Error>,
-    ) -> Error<Stack::Error, Display::Error> {
+        error: ServerError<Stack::Error, Display::Error>,
+    ) -> ServerError<Stack::Error, Display::Error> {
         self.stats.errors = self.stats.errors.wrapping_add(1);
         trace_event!(warn, "stack failure");
         error
@@ -488,12 +483,16 @@ where
         self.shown = Some(shown);
         self.screen
             .set_clients(s.active as usize, SLOTS, self.last_peer);
-        self.screen.set_counters(&self.stats);
+        let refused = s.rejected.wrapping_add(s.denied);
+        self.screen.set_counters(s.accepted, refused, s.errors);
     }
 
     /// Runs after every slot has been serviced, so the echo of this poll is already with
     /// the stack when the (slow) display transfer starts.
-    fn refresh_screen(&mut self, now: Instant) -> Result<(), Error<Stack::Error, Display::Error>> {
+    fn refresh_screen(
+        &mut self,
+        now: Instant,
+    ) -> Result<(), ServerError<Stack::Error, Display::Error>> {
         self.update_status_lines();
         let due = self
             .last_draw
@@ -508,7 +507,7 @@ where
         self.last_draw = Some(now);
         self.screen.draw(&mut self.display).map_err(|e| {
             self.stats.display_errors = self.stats.display_errors.wrapping_add(1);
-            Error::Display(e)
+            ServerError::Display(e)
         })
     }
 }

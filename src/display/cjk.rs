@@ -15,7 +15,8 @@ use u8g2_fonts::fonts::u8g2_font_wqy12_t_gb2312b;
 use u8g2_fonts::types::{FontColor, VerticalPosition};
 use u8g2_fonts::FontRenderer;
 
-use super::{Fitter, MESSAGE_Y, UNDRAWABLE, WIDTH};
+use crate::display::fit::{self, UNDRAWABLE};
+use crate::display::layout::{LINE_HEIGHT, MESSAGE_Y, WIDTH};
 
 /// Unknown characters are replaced before drawing; ignoring them in the renderer
 /// too means drawing can only fail on the display.
@@ -30,22 +31,21 @@ const GLYPH_BOX: Rectangle = RENDERER.get_font_bounding_box(VerticalPosition::To
 const ORIGIN_Y: i32 = MESSAGE_Y - GLYPH_BOX.top_left.y;
 
 // The lowest glyph pixel must stay on the panel, within the line's two pages.
-const _: () = assert!(GLYPH_BOX.size.height <= 16);
+const _: () = assert!(GLYPH_BOX.size.height <= LINE_HEIGHT);
 
 /// The narrowest advance of the font (`i`, `l`, `:`), checked by a test.
 const MIN_ADVANCE: u32 = 2;
 
 /// The most characters that fit on the line.
-pub(super) const NEWEST: usize = (WIDTH / MIN_ADVANCE) as usize;
+pub(crate) const NEWEST: usize = (WIDTH / MIN_ADVANCE) as usize;
 
 /// Room for the line in UTF-8: at most 2 bytes per 3 pixels in this font (`ì`),
 /// so 86 bytes, plus the marker; checked by a test.
-pub(super) const BYTES: usize = 96;
+pub(crate) const BYTES: usize = 96;
 
-pub(super) fn fit(chars: impl Iterator<Item = char>) -> String<BYTES> {
-    let mut fitter = Fitter::<NEWEST>::new(glyph);
-    chars.for_each(|c| fitter.push(c));
-    fitter.finish()
+/// Fits the message to the line.
+pub(crate) fn fit(chars: impl Iterator<Item = char>) -> String<BYTES> {
+    fit::fit::<NEWEST, BYTES>(chars, glyph)
 }
 
 /// How `c` shows: itself with its advance if the font has it, else `?`.
@@ -68,7 +68,7 @@ fn advance(c: char) -> Option<u32> {
 
 /// Clear the line as far as the old or the new text reaches, then draw the new
 /// text: this font has no background colour, so glyphs cannot overwrite cells.
-pub(super) fn draw<D>(display: &mut D, old: &str, new: &str) -> Result<(), D::Error>
+pub(crate) fn draw<D>(display: &mut D, old: &str, new: &str) -> Result<(), D::Error>
 where
     D: DrawTarget<Color = BinaryColor>,
 {
@@ -108,7 +108,7 @@ fn extent(text: &str) -> u32 {
 
 /// The message as u8g2 draws it on a blank frame, to compare drawings with.
 #[cfg(test)]
-pub(super) fn draw_reference<D>(display: &mut D, text: &str)
+pub(crate) fn draw_reference<D>(display: &mut D, text: &str)
 where
     D: DrawTarget<Color = BinaryColor>,
     D::Error: core::fmt::Debug,
@@ -122,8 +122,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::MARKER;
     use super::*;
+    use crate::display::fit::MARKER;
 
     #[test]
     fn font_has_the_characters_users_type() {

@@ -6,12 +6,12 @@ use core::mem;
 use embedded_nal::{nb, TcpClientStack};
 use heapless::Deque;
 
-use crate::backoff::Jitter;
-use crate::client_config::ClientConfig;
-use crate::client_stats::ClientStats;
+use crate::client::backoff::Jitter;
+use crate::client::config::ClientConfig;
+use crate::client::error::ClientError;
+use crate::client::stats::ClientStats;
 use crate::log::trace_event;
 use crate::time::{Clock, Duration, Instant};
-use crate::Error;
 
 /// Messages sent but not yet fully echoed; when this many wait, ticks are missed.
 const IN_FLIGHT: usize = 8;
@@ -58,7 +58,7 @@ enum State<Socket> {
     Connected(Link<Socket>),
 }
 
-type ClientResult<S> = Result<bool, Error<<S as TcpClientStack>::Error>>;
+type ClientResult<S> = Result<bool, ClientError<<S as TcpClientStack>::Error>>;
 
 /// A TCP client over any embedded-nal [`TcpClientStack`] that sends
 /// [`messages`](ClientConfig::messages) in turn, one per
@@ -175,7 +175,7 @@ where
     fn open(&mut self, now: Instant) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
         match self.stack.socket() {
             Ok(socket) => self.connect(socket, now, now),
-            Err(e) => self.fail(None, now, Error::Socket(e)),
+            Err(e) => self.fail(None, now, ClientError::Socket(e)),
         }
     }
 
@@ -201,10 +201,10 @@ where
                 (state, result.map(|_| true))
             }
             Err(nb::Error::WouldBlock) if now - since >= self.config.connect_timeout => {
-                self.fail(Some(socket), now, Error::ConnectTimeout)
+                self.fail(Some(socket), now, ClientError::ConnectTimeout)
             }
             Err(nb::Error::WouldBlock) => (State::Connecting { socket, since }, Ok(false)),
-            Err(nb::Error::Other(e)) => self.fail(Some(socket), now, Error::Connect(e)),
+            Err(nb::Error::Other(e)) => self.fail(Some(socket), now, ClientError::Connect(e)),
         }
     }
 
@@ -230,12 +230,12 @@ where
         &mut self,
         link: &mut Link<Stack::TcpSocket>,
         now: Instant,
-    ) -> Result<bool, Error<Stack::Error>> {
+    ) -> Result<bool, ClientError<Stack::Error>> {
         let mut buf = [0u8; 64];
         let mut progress = false;
         for _ in 0..RECEIVES_PER_POLL {
             match self.stack.receive(&mut link.socket, &mut buf) {
-                Ok(0) => return Err(Error::ConnectionClosed),
+                Ok(0) => return Err(ClientError::ConnectionClosed),
                 Ok(n) => {
                     let echo = buf.get(..n).unwrap_or(&buf);
                     self.stats.bytes_received =
@@ -244,7 +244,7 @@ where
                     progress = true;
                 }
                 Err(nb::Error::WouldBlock) => break,
-                Err(nb::Error::Other(e)) => return Err(Error::Connection(e)),
+                Err(nb::Error::Other(e)) => return Err(ClientError::Connection(e)),
             }
         }
         Ok(progress)
@@ -256,7 +256,7 @@ where
         link: &mut Link<Stack::TcpSocket>,
         echo: &[u8],
         now: Instant,
-    ) -> Result<(), Error<Stack::Error>> {
+    ) -> Result<(), ClientError<Stack::Error>> {
         for &byte in echo {
             let expected = link.in_flight.front().and_then(|f| {
                 let msg = self.config.messages.get(f.msg)?;
@@ -265,10 +265,10 @@ where
             });
             if expected != Some(&byte) {
                 self.stats.mismatches = self.stats.mismatches.wrapping_add(1);
-                return Err(Error::EchoMismatch);
+                return Err(ClientError::EchoMismatch);
             }
             let Some(front) = link.in_flight.front_mut() else {
-                return Err(Error::EchoMismatch);
+                return Err(ClientError::EchoMismatch);
             };
             front.matched += 1;
             if front.matched == self.message_len(front.msg) {
@@ -283,9 +283,9 @@ where
         &self,
         link: &Link<Stack::TcpSocket>,
         now: Instant,
-    ) -> Result<(), Error<Stack::Error>> {
+    ) -> Result<(), ClientError<Stack::Error>> {
         match link.in_flight.front() {
-            Some(f) if now - f.sent_at >= self.config.echo_timeout => Err(Error::EchoTimeout),
+            Some(f) if now - f.sent_at >= self.config.echo_timeout => Err(ClientError::EchoTimeout),
             _ => Ok(()),
         }
     }
@@ -326,7 +326,10 @@ where
         });
     }
 
-    fn send(&mut self, link: &mut Link<Stack::TcpSocket>) -> Result<bool, Error<Stack::Error>> {
+    fn send(
+        &mut self,
+        link: &mut Link<Stack::TcpSocket>,
+    ) -> Result<bool, ClientError<Stack::Error>> {
         let mut progress = false;
         for _ in 0..SEND_TRIES {
             let Some(current) = link.in_flight.back_mut() else {
@@ -352,7 +355,7 @@ where
                     }
                     progress = true;
                 }
-                Err(nb::Error::Other(e)) => return Err(Error::Connection(e)),
+                Err(nb::Error::Other(e)) => return Err(ClientError::Connection(e)),
             }
         }
         Ok(progress)
@@ -366,7 +369,7 @@ where
         &mut self,
         socket: Option<Stack::TcpSocket>,
         now: Instant,
-        error: Error<Stack::Error>,
+        error: ClientError<Stack::Error>,
     ) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
         if let Some(socket) = socket {
             let _ = self.stack.close(socket);

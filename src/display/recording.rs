@@ -9,10 +9,9 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::{OriginDimensions, Pixel, Point, PointsIter, Size};
 use embedded_graphics::primitives::Rectangle;
 
-use crate::Flush;
+use crate::display::flush::Flush;
+use crate::display::layout::{HEIGHT, WIDTH};
 
-const WIDTH: u32 = 128;
-const HEIGHT: u32 = 64;
 const BYTES: usize = (WIDTH * HEIGHT / 8) as usize;
 
 /// The injected failure of a [`RecordingDisplay`].

@@ -2,7 +2,7 @@
 
 use core::net::SocketAddr;
 
-use crate::backoff::Backoff;
+use crate::client::backoff::Backoff;
 use crate::time::Duration;
 
 /// The tutorial's two messages.

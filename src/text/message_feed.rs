@@ -14,9 +14,19 @@
 //! Deferring costs receive room, so it is done only with a buffer of at least four
 //! stashes; smaller buffers decode every receive as it comes.
 
-use crate::text_decoder::TextDecoder;
+use heapless::HistoryBuf;
 
-use super::{ScreenText, SCREEN_TAIL};
+use crate::display::MESSAGE_TAIL;
+use crate::text::decoder::TextDecoder;
+
+/// Chars of one receive kept for the screen: one more than the message line can show
+/// (21 in the monospace font, 64 in the narrowest glyphs of the `cjk` font), so the
+/// screen's fitting rule still sees that text was cut. Also how much of a long
+/// receive is decoded: its last 4 bytes per char, after 320 to fall into step.
+pub(crate) const SCREEN_TAIL: usize = MESSAGE_TAIL;
+
+/// The newest characters received in one poll of a slot.
+pub(crate) type ScreenText = HistoryBuf<char, SCREEN_TAIL>;
 
 /// Bytes at the end of a long receive that its text and the decoder's state
 /// after it depend on.
@@ -40,7 +50,7 @@ enum Deferred {
 
 /// What became of a receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fed {
+pub(crate) enum Fed {
     /// Decoded; `true` if it had text (then it is in the caller's `ScreenText`).
     Decoded(bool),
     /// Left for [`MessageFeed::settle`].
@@ -49,13 +59,13 @@ pub(super) enum Fed {
 
 /// One connection's decoder, and the receive it has not decoded yet.
 #[derive(Debug, Clone)]
-pub(super) struct MessageFeed {
+pub(crate) struct MessageFeed {
     decoder: TextDecoder,
     deferred: Deferred,
 }
 
 impl MessageFeed {
-    pub(super) const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             decoder: TextDecoder::new(),
             deferred: Deferred::No,
@@ -64,7 +74,7 @@ impl MessageFeed {
 
     /// Readies `buf` for the next receive, whose data starts at `buf[0]` and which
     /// replaces the one in `buf[..end]`; returns how many bytes it may take.
-    pub(super) fn before_receive(&mut self, buf: &mut [u8], end: usize) -> usize {
+    pub(crate) fn before_receive(&mut self, buf: &mut [u8], end: usize) -> usize {
         if self.deferred == Deferred::InPlace {
             let from = end.saturating_sub(STASH);
             let to = buf.len().saturating_sub(STASH);
@@ -81,7 +91,7 @@ impl MessageFeed {
 
     /// Takes the receive now in `buf[..n]`. A short one is decoded, after a stashed
     /// one before it; its text (if any) replaces `text`.
-    pub(super) fn received(&mut self, buf: &[u8], n: usize, text: &mut ScreenText) -> Fed {
+    pub(crate) fn received(&mut self, buf: &[u8], n: usize, text: &mut ScreenText) -> Fed {
         let chunk = buf.get(..n).unwrap_or_default();
         if defers(buf.len()) && n > STASH {
             self.deferred = Deferred::InPlace;
@@ -100,7 +110,7 @@ impl MessageFeed {
     /// Decodes the receive left by [`received`](Self::received), if any, whose data
     /// ended at `buf[end]`; its text (if any) replaces `text`. Returns whether it had
     /// text.
-    pub(super) fn settle(&mut self, buf: &[u8], end: usize, text: &mut ScreenText) -> bool {
+    pub(crate) fn settle(&mut self, buf: &[u8], end: usize, text: &mut ScreenText) -> bool {
         let tail = match self.deferred {
             Deferred::No => return false,
             Deferred::InPlace => buf.get(end.saturating_sub(STASH)..end),
@@ -121,12 +131,7 @@ fn decode(
     f: impl FnOnce(&mut TextDecoder, &mut dyn FnMut(char)),
 ) -> ScreenText {
     let mut fresh = ScreenText::new();
-    f(decoder, &mut |c| {
-        if fresh.is_full() {
-            fresh.pop_front();
-        }
-        let _ = fresh.push_back(c);
-    });
+    f(decoder, &mut |c| fresh.write(c));
     fresh
 }
 
@@ -149,7 +154,7 @@ mod tests {
     const BUF: usize = 4 * STASH;
 
     fn shown(text: &ScreenText) -> String {
-        text.iter().collect()
+        text.oldest_ordered().collect()
     }
 
     /// What the whole stream's decoder shows for the last of `chunks`.

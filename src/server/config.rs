@@ -1,8 +1,11 @@
-//! [`ServerConfig`]: how an [`EchoServer`](crate::EchoServer) behaves.
+//! [`ServerConfig`]: how an [`EchoServer`](crate::server::EchoServer) behaves.
 
 use core::net::IpAddr;
 
 use crate::time::Duration;
+
+/// The tutorial's port, the default of [`ServerConfig::port`].
+pub const DEFAULT_PORT: u16 = 5001;
 
 /// Most addresses an allowlist can hold.
 pub const ALLOWLIST_CAPACITY: usize = 8;
@@ -22,7 +25,7 @@ pub struct ServerConfig {
     pub local_ip: Option<IpAddr>,
     /// A connection with no traffic in either direction for this long is closed.
     /// Default 60 s; `None` never evicts.
-    pub idle_timeout: Option<crate::time::Duration>,
+    pub idle_timeout: Option<Duration>,
     /// Peers allowed to connect. Empty (the default) allows everyone; otherwise any
     /// other peer is closed at once and counted in
     /// [`ServerStats::denied`](crate::ServerStats::denied). IPv4-mapped IPv6
@@ -36,7 +39,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            port: 5001,
+            port: DEFAULT_PORT,
             local_ip: None,
             idle_timeout: Some(Duration::from_secs(60)),
             allowlist: heapless::Vec::new(),

@@ -1,52 +1,27 @@
 //! [`StatusScreen`]: what the 128x64 OLED shows, and drawing only what changed.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use embedded_graphics::mono_font::ascii::FONT_6X10;
-use embedded_graphics::mono_font::{MonoTextStyle, MonoTextStyleBuilder};
 use embedded_graphics::pixelcolor::BinaryColor;
-use embedded_graphics::prelude::{DrawTarget, Drawable, Point, Primitive, Size};
-use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
-use embedded_graphics::text::{Baseline, Text};
-use heapless::{Deque, String};
-
-use crate::{Flush, ServerStats};
+use heapless::String;
 
 #[cfg(feature = "cjk")]
-mod cjk;
-#[cfg(feature = "cjk")]
-use cjk as message_font;
+use crate::display::cjk as message_font;
+use crate::display::flush::Flush;
+use crate::display::layout::{COUNTERS_Y, HEADER_Y, STATE_Y};
+use crate::display::mono::{draw_mono_line, fit_ascii, CELLS};
 #[cfg(not(feature = "cjk"))]
-use mono_message as message_font;
+use crate::display::mono_message as message_font;
 
 /// Characters of a received text the message line needs to fit it: one more than
 /// the most it can show (so that fitting sees the text was cut).
 pub(crate) const MESSAGE_TAIL: usize = message_font::NEWEST + 1;
 
-/// Width of the panel in pixels.
-const WIDTH: u32 = 128;
-/// Width of one character cell of the monospace font.
-const CELL_WIDTH: u32 = FONT_6X10.character_size.width + FONT_6X10.character_spacing;
-/// Height of one character cell of the monospace font.
-const CELL_HEIGHT: u32 = FONT_6X10.character_size.height;
-/// Character cells across the panel.
-const CELLS: usize = (WIDTH / CELL_WIDTH) as usize;
 /// The header, state and counters lines are ASCII, one byte a cell.
 const ASCII_LINE_BYTES: usize = CELLS;
-/// Marks a line whose beginning was dropped to fit.
-const MARKER: char = '<';
-/// Shown instead of characters that cannot be drawn.
-const UNDRAWABLE: char = '?';
 /// What the state line says while no client is connected.
 const ACCEPTING: &str = "accepting.....";
-
-/// Top pixel row of each line: two SSD1306 pages (16 rows) a line, so that a
-/// line's update never touches a page of another line.
-const HEADER_Y: i32 = 0;
-const STATE_Y: i32 = 16;
-const COUNTERS_Y: i32 = 32;
-const MESSAGE_Y: i32 = 48;
 
 /// The text model of the 128x64 status screen, and its drawing.
 ///
@@ -112,7 +87,7 @@ impl StatusScreen {
             repaint: true,
         };
         screen.set_clients(0, 0, None);
-        screen.set_counters(&ServerStats::default());
+        screen.set_counters(0, 0, 0);
         screen
     }
 
@@ -131,11 +106,10 @@ impl StatusScreen {
         };
     }
 
-    /// Show the connection counters of `stats`; refused counts both rejected and
-    /// denied connections.
-    pub fn set_counters(&mut self, stats: &ServerStats) {
-        let refused = stats.rejected.wrapping_add(stats.denied);
-        let (accepted, errors) = (stats.accepted, stats.errors);
+    /// Show the connection counters: connections accepted, refused (a server
+    /// counts both those it had no slot for and those its allowlist denied) and
+    /// errors.
+    pub fn set_counters(&mut self, accepted: u32, refused: u32, errors: u32) {
         self.counters.text = fit_ascii(format_args!("acc {accepted} rej {refused} err {errors}"));
     }
 
@@ -288,203 +262,22 @@ impl fmt::Display for Host {
     }
 }
 
-/// Keeps the newest characters of a line being fitted, and whether all of it fits.
-struct Fitter<const R: usize> {
-    /// The last characters seen; `R` is at least the most that fit on a line.
-    newest: Deque<char, R>,
-    /// Width of everything seen so far, counted only until it overflows.
-    width: u32,
-    overflow: bool,
-    /// What a character is drawn as, and its advance width.
-    glyph: fn(char) -> (char, u32),
-}
-
-impl<const R: usize> Fitter<R> {
-    const fn new(glyph: fn(char) -> (char, u32)) -> Self {
-        Self {
-            newest: Deque::new(),
-            width: 0,
-            overflow: false,
-            glyph,
-        }
-    }
-
-    fn push(&mut self, c: char) {
-        if !self.overflow {
-            self.width += (self.glyph)(c).1;
-            self.overflow = self.width > WIDTH;
-        }
-        if self.newest.is_full() {
-            self.newest.pop_front();
-            self.overflow = true;
-        }
-        // Cannot fail: there is room after the pop above.
-        let _ = self.newest.push_back(c);
-    }
-
-    /// The fitted line: everything if it fits, else the marker and the newest
-    /// characters that fit after it (in width and in `N` bytes).
-    fn finish<const N: usize>(self) -> String<N> {
-        let mut line = String::new();
-        let kept = if self.overflow {
-            let kept = self.newest_fitting(N);
-            let _ = line.push(MARKER);
-            kept
-        } else {
-            self.newest.len()
-        };
-        for &c in self.newest.iter().skip(self.newest.len() - kept) {
-            if line.push((self.glyph)(c).0).is_err() {
-                break;
-            }
-        }
-        line
-    }
-
-    /// How many of the newest characters fit after the marker.
-    fn newest_fitting(&self, bytes: usize) -> usize {
-        let (marker, marker_width) = (self.glyph)(MARKER);
-        let mut room = WIDTH.saturating_sub(marker_width);
-        let mut bytes = bytes.saturating_sub(marker.len_utf8());
-        let mut kept = 0;
-        for &c in self.newest.iter().rev() {
-            let (shown, width) = (self.glyph)(c);
-            if width > room || shown.len_utf8() > bytes {
-                break;
-            }
-            room -= width;
-            bytes -= shown.len_utf8();
-            kept += 1;
-        }
-        kept
-    }
-}
-
-impl<const R: usize> fmt::Write for Fitter<R> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.chars().for_each(|c| self.push(c));
-        Ok(())
-    }
-}
-
-/// How a character shows in the monospace font: every one takes a cell, and a
-/// control character, which `Text` would act on, shows as `?`.
-fn mono_glyph(c: char) -> (char, u32) {
-    let shown = if c.is_control() { UNDRAWABLE } else { c };
-    (shown, CELL_WIDTH)
-}
-
-/// Format a monospace ASCII line and fit it to the screen.
-fn fit_ascii(args: fmt::Arguments<'_>) -> String<ASCII_LINE_BYTES> {
-    let mut fitter = Fitter::<CELLS>::new(mono_glyph);
-    // Cannot fail: the fitter accepts any amount of text.
-    let _ = fitter.write_fmt(args);
-    fitter.finish()
-}
-
-/// The monospace text style: with a background, so a glyph overwrites its cell.
-fn mono_style() -> MonoTextStyle<'static, BinaryColor> {
-    MonoTextStyleBuilder::new()
-        .font(&FONT_6X10)
-        .text_color(BinaryColor::On)
-        .background_color(BinaryColor::Off)
-        .build()
-}
-
-/// Redraw the cells of the line at `y` that differ between the text on the glass
-/// and the new text: the new glyphs, then blank cells where the old text was longer.
-fn draw_mono_line<D>(display: &mut D, y: i32, old: &str, new: &str) -> Result<(), D::Error>
-where
-    D: DrawTarget<Color = BinaryColor>,
-{
-    let Some((first, last)) = changed_cells(old, new) else {
-        return Ok(());
-    };
-    let new_cells = new.chars().count();
-    if first < new_cells {
-        let glyphs = cells(new, first, last.min(new_cells - 1));
-        let origin = Point::new(cell_x(first), y);
-        Text::with_baseline(glyphs, origin, mono_style(), Baseline::Top).draw(display)?;
-    }
-    if last >= new_cells {
-        let from = first.max(new_cells);
-        let blank = Size::new(cells_width(last + 1 - from), CELL_HEIGHT);
-        Rectangle::new(Point::new(cell_x(from), y), blank)
-            .into_styled(PrimitiveStyle::with_fill(BinaryColor::Off))
-            .draw(display)?;
-    }
-    Ok(())
-}
-
-/// The first and last cell whose character differs, a missing character included.
-fn changed_cells(old: &str, new: &str) -> Option<(usize, usize)> {
-    let (mut old, mut new) = (old.chars(), new.chars());
-    let mut changed = None;
-    for cell in 0.. {
-        let (was, is) = (old.next(), new.next());
-        if was.is_none() && is.is_none() {
-            break;
-        }
-        if was != is {
-            changed = Some((changed.map_or(cell, |(first, _)| first), cell));
-        }
-    }
-    changed
-}
-
-/// The characters of cells `first..=last` of `text`.
-fn cells(text: &str, first: usize, last: usize) -> &str {
-    let offset = |cell| text.char_indices().nth(cell).map_or(text.len(), |(i, _)| i);
-    text.get(offset(first)..offset(last + 1)).unwrap_or("")
-}
-
-/// Width in pixels of `count` cells.
-fn cells_width(count: usize) -> u32 {
-    u32::try_from(count).map_or(u32::MAX, |count| count.saturating_mul(CELL_WIDTH))
-}
-
-/// Left pixel column of a cell.
-fn cell_x(cell: usize) -> i32 {
-    i32::try_from(cells_width(cell)).unwrap_or(i32::MAX)
-}
-
-/// The message line in the monospace font, like the other lines.
-#[cfg(not(feature = "cjk"))]
-mod mono_message {
-    use super::{draw_mono_line, mono_glyph, Fitter, CELLS, MESSAGE_Y};
-    use embedded_graphics::pixelcolor::BinaryColor;
-    use embedded_graphics::prelude::DrawTarget;
-    use heapless::String;
-
-    /// Room for a full line of the longest UTF-8 characters (4 bytes).
-    pub(super) const BYTES: usize = CELLS * 4;
-    /// The most characters the line shows.
-    pub(super) const NEWEST: usize = CELLS;
-
-    pub(super) fn fit(chars: impl Iterator<Item = char>) -> String<BYTES> {
-        let mut fitter = Fitter::<NEWEST>::new(mono_glyph);
-        chars.for_each(|c| fitter.push(c));
-        fitter.finish()
-    }
-
-    pub(super) fn draw<D>(display: &mut D, old: &str, new: &str) -> Result<(), D::Error>
-    where
-        D: DrawTarget<Color = BinaryColor>,
-    {
-        draw_mono_line(display, MESSAGE_Y, old, new)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
 
     use super::*;
+    use crate::display::layout::{MESSAGE_Y, WIDTH};
     use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
-    use embedded_graphics::prelude::{OriginDimensions, Pixel};
+    use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Pixel, Point, Size};
+    use embedded_graphics::mono_font::ascii::FONT_6X10;
+    use embedded_graphics::mono_font::MonoTextStyle;
+    use embedded_graphics::primitives::Rectangle;
+    use embedded_graphics::text::{Baseline, Text};
+    use embedded_graphics::Drawable;
     use std::vec::Vec;
 
-    const HEIGHT: usize = 64;
+    const HEIGHT: usize = crate::display::layout::HEIGHT as usize;
 
     #[derive(Debug, PartialEq, Eq)]
     struct Failed;
@@ -598,7 +391,7 @@ mod tests {
         .draw(&mut frame)
         .unwrap();
         #[cfg(feature = "cjk")]
-        cjk::draw_reference(&mut frame, screen.message());
+        crate::display::cjk::draw_reference(&mut frame, screen.message());
         frame
     }
 
@@ -657,16 +450,11 @@ mod tests {
     fn counters_show_accepted_refused_and_errors() {
         let mut screen = StatusScreen::new();
         assert_eq!(screen.counters(), "acc 0 rej 0 err 0");
-        let stats = ServerStats {
-            accepted: 3,
-            rejected: 1,
-            denied: 2,
-            errors: 7,
-            bytes_in: 1234,
-            ..ServerStats::default()
-        };
-        screen.set_counters(&stats);
+        screen.set_counters(3, 3, 7);
         assert_eq!(screen.counters(), "acc 3 rej 3 err 7");
+        screen.set_counters(u32::MAX, 0, 1);
+        // Too long for the line: the end stays, after the marker.
+        assert_eq!(screen.counters(), "<94967295 rej 0 err 1");
     }
 
     #[cfg(not(feature = "cjk"))]
@@ -707,7 +495,7 @@ mod tests {
         assert!(!screen.is_dirty());
         screen.set_header(Some(Ipv4Addr::new(192, 168, 0, 4).into()), 5001);
         screen.set_clients(0, 4, None);
-        screen.set_counters(&ServerStats::default());
+        screen.set_counters(0, 0, 0);
         screen.set_message_chars("Hello Handbit".chars());
         assert!(!screen.is_dirty());
         screen.set_message_chars("x".chars());
@@ -808,10 +596,7 @@ mod tests {
         for (i, message) in messages.into_iter().enumerate() {
             screen.set_message_chars(message.chars());
             screen.set_clients(i, 4, None);
-            screen.set_counters(&ServerStats {
-                accepted: i as u32 * 1000,
-                ..ServerStats::default()
-            });
+            screen.set_counters(i as u32 * 1000, 0, 0);
             screen.draw(&mut frame).unwrap();
             assert!(
                 frame.pixels == reference(&screen).pixels,

@@ -1,0 +1,15 @@
+//! The periodic client: [`PeriodicClient`] (a drift-free schedule, byte-for-byte
+//! verification of every echo, reconnection with [`Backoff`]), its
+//! [`ClientConfig`], [`ClientStats`] and [`ClientError`].
+
+mod backoff;
+mod config;
+mod error;
+mod periodic_client;
+mod stats;
+
+pub use backoff::Backoff;
+pub use config::{ClientConfig, TUTORIAL_MESSAGES};
+pub use error::ClientError;
+pub use periodic_client::{ClientState, PeriodicClient};
+pub use stats::ClientStats;

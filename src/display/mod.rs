@@ -1,0 +1,25 @@
+//! The status screen and what it is drawn on: the text model of the 128x64 panel
+//! ([`StatusScreen`]), fitting a line to the panel's width, the monospace and
+//! Chinese (`cjk`) fonts, drawing only what changed, and the [`Flush`] trait of
+//! buffered displays. With `sh1106`, a driver for that controller; with `mock`, a
+//! [`RecordingDisplay`] for tests.
+
+#[cfg(feature = "cjk")]
+mod cjk;
+mod fit;
+mod flush;
+mod layout;
+mod mono;
+#[cfg(not(feature = "cjk"))]
+mod mono_message;
+#[cfg(feature = "mock")]
+mod recording;
+#[cfg(feature = "sh1106")]
+pub mod sh1106;
+mod status_screen;
+
+pub use flush::{Flush, NoFlush};
+#[cfg(feature = "mock")]
+pub use recording::{DisplayFault, RecordingDisplay};
+pub use status_screen::StatusScreen;
+pub(crate) use status_screen::MESSAGE_TAIL;

@@ -1,0 +1,15 @@
+//! The echo server: [`EchoServer`] (slots, accept, refusal of clients it has no
+//! slot for, the allowlist, idle eviction, per-slot backpressure), its
+//! [`ServerConfig`], [`ServerStats`], [`ServerEvent`]s and [`ServerError`].
+
+mod config;
+mod echo_server;
+mod error;
+mod event;
+mod stats;
+
+pub use config::{ServerConfig, ALLOWLIST_CAPACITY, DEFAULT_PORT};
+pub use echo_server::EchoServer;
+pub use error::ServerError;
+pub use event::{CloseReason, ServerEvent};
+pub use stats::ServerStats;
