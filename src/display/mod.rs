@@ -17,9 +17,11 @@ mod recording;
 #[cfg(feature = "sh1106")]
 pub mod sh1106;
 mod status_screen;
+mod status_view;
 
 pub use flush::{Flush, NoFlush};
 #[cfg(feature = "mock")]
 pub use recording::{DisplayFault, RecordingDisplay};
 pub use status_screen::StatusScreen;
 pub(crate) use status_screen::MESSAGE_TAIL;
+pub use status_view::{Status, StatusView};

@@ -269,9 +269,9 @@ mod tests {
     use super::*;
     use crate::display::layout::{MESSAGE_Y, WIDTH};
     use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
-    use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Pixel, Point, Size};
     use embedded_graphics::mono_font::ascii::FONT_6X10;
     use embedded_graphics::mono_font::MonoTextStyle;
+    use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Pixel, Point, Size};
     use embedded_graphics::primitives::Rectangle;
     use embedded_graphics::text::{Baseline, Text};
     use embedded_graphics::Drawable;

@@ -6,7 +6,7 @@ use core::net::SocketAddr;
 use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
 use heapless::Deque;
 
-use crate::display::{Flush, StatusScreen};
+use crate::display::{Flush, Status, StatusScreen, StatusView};
 use crate::log::trace_event;
 use crate::server::config::ServerConfig;
 use crate::server::error::ServerError;
@@ -32,14 +32,6 @@ struct Connection<Socket> {
     end: usize,
     last_activity: Instant,
     feed: MessageFeed,
-}
-
-/// What the state and counters lines were last set from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Shown {
-    active: u32,
-    last_peer: Option<SocketAddr>,
-    counters: (u32, u32, u32, u32),
 }
 
 /// What one receive-and-send round of a slot did.
@@ -83,18 +75,14 @@ where
     Stack: TcpClientStack,
 {
     stack: Stack,
-    display: Display,
     config: ServerConfig,
     listener: Option<Stack::TcpSocket>,
     connections: [Option<Connection<Stack::TcpSocket>>; SLOTS],
     buffers: [[u8; BUF]; SLOTS],
-    screen: StatusScreen,
+    view: StatusView<Display>,
     stats: ServerStats,
     events: Deque<ServerEvent, EVENT_QUEUE>,
-    last_draw: Option<Instant>,
     last_peer: Option<SocketAddr>,
-    shown: Option<Shown>,
-    screen_enabled: bool,
     first_slot: usize,
     /// The slot whose deferred receive is the newest receive of all, if it is.
     latest_deferred: Option<usize>,
@@ -115,23 +103,26 @@ where
 {
     /// A server that will listen on `config.port` from its first [`poll`](Self::poll).
     pub fn new(stack: Stack, display: Display, config: ServerConfig) -> Self {
-        let mut screen = StatusScreen::new();
-        screen.set_header(config.local_ip, config.port);
-        screen.set_clients(0, SLOTS, None);
+        let mut view = StatusView::new(
+            display,
+            config.local_ip,
+            config.port,
+            config.refresh_interval,
+        );
+        view.set_status(Status {
+            slots: SLOTS,
+            ..Status::default()
+        });
         Self {
             stack,
-            display,
             config,
             listener: None,
             connections: core::array::from_fn(|_| None),
             buffers: [[0; BUF]; SLOTS],
-            screen,
+            view,
             stats: ServerStats::default(),
             events: Deque::new(),
-            last_draw: None,
             last_peer: None,
-            shown: None,
-            screen_enabled: true,
             first_slot: 0,
             latest_deferred: None,
         }
@@ -177,7 +168,7 @@ where
     /// The screen's text model (what is, or is about to be, on the display; a long
     /// receive reaches it at the next redraw, see the type's docs).
     pub fn screen(&self) -> &StatusScreen {
-        &self.screen
+        self.view.screen()
     }
 
     /// The settings in use.
@@ -209,7 +200,12 @@ where
     /// The display, for drawing something else on it; call
     /// [`invalidate_screen`](Self::invalidate_screen) to have the status repainted.
     pub fn display_mut(&mut self) -> &mut Display {
-        &mut self.display
+        self.view.display_mut()
+    }
+
+    /// The display.
+    pub fn display(&self) -> &Display {
+        self.view.display()
     }
 
     /// Stop (`false`) or resume (`true`) drawing the status screen, e.g. while the
@@ -217,15 +213,12 @@ where
     /// text model keeps up (once per refresh interval), and resuming repaints the
     /// whole screen.
     pub fn set_screen_enabled(&mut self, enabled: bool) {
-        if enabled && !self.screen_enabled {
-            self.screen.invalidate();
-        }
-        self.screen_enabled = enabled;
+        self.view.set_enabled(enabled);
     }
 
     /// Repaint the whole status screen on the next redraw.
     pub fn invalidate_screen(&mut self) {
-        self.screen.invalidate();
+        self.view.invalidate();
     }
 
     /// Close every socket and give the stack and the display back.
@@ -236,7 +229,7 @@ where
         if let Some(listener) = self.listener.take() {
             let _ = self.stack.close(listener);
         }
-        (self.stack, self.display)
+        (self.stack, self.view.release())
     }
 
     fn listen(&mut self) -> Result<bool, ServerError<Stack::Error, Display::Error>> {
@@ -339,8 +332,7 @@ where
         }
         // The line is fitted once a poll, for the latest receive that had text.
         if !text.is_empty() {
-            self.screen
-                .set_message_chars(text.oldest_ordered().copied());
+            self.view.set_message(text.oldest_ordered().copied());
         }
         if self.is_idle(slot, now) {
             return Step::End(CloseReason::Idle);
@@ -439,8 +431,7 @@ where
         };
         let mut text = ScreenText::new();
         if conn.feed.settle(buf, conn.end, &mut text) {
-            self.screen
-                .set_message_chars(text.oldest_ordered().copied());
+            self.view.set_message(text.oldest_ordered().copied());
         }
     }
 
@@ -468,47 +459,32 @@ where
         let _ = self.events.push_back(event);
     }
 
-    /// Formatting the lines costs more than a busy poll's echo, so it is done only
-    /// when what they show has changed.
-    fn update_status_lines(&mut self) {
-        let s = &self.stats;
-        let shown = Shown {
-            active: s.active,
-            last_peer: self.last_peer,
-            counters: (s.accepted, s.rejected, s.denied, s.errors),
-        };
-        if self.shown == Some(shown) {
-            return;
-        }
-        self.shown = Some(shown);
-        self.screen
-            .set_clients(s.active as usize, SLOTS, self.last_peer);
-        let refused = s.rejected.wrapping_add(s.denied);
-        self.screen.set_counters(s.accepted, refused, s.errors);
-    }
-
-    /// Runs after every slot has been serviced, so the echo of this poll is already with
-    /// the stack when the (slow) display transfer starts.
+    /// Runs after every slot has been serviced, so the echo of this poll is already
+    /// with the stack when the (slow) display transfer starts.
     fn refresh_screen(
         &mut self,
         now: Instant,
     ) -> Result<(), ServerError<Stack::Error, Display::Error>> {
-        self.update_status_lines();
-        let due = self
-            .last_draw
-            .is_none_or(|t| now - t >= self.config.refresh_interval);
-        if !due {
+        let s = &self.stats;
+        self.view.set_status(Status {
+            active: s.active,
+            slots: SLOTS,
+            last_peer: self.last_peer,
+            accepted: s.accepted,
+            refused: s.rejected.wrapping_add(s.denied),
+            errors: s.errors,
+        });
+        if !self.view.is_due(now) {
             return Ok(());
         }
         self.settle_latest();
-        if !self.screen_enabled || !self.screen.is_dirty() {
-            return Ok(());
+        match self.view.draw(now) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.stats.display_errors = self.stats.display_errors.wrapping_add(1);
+                Err(ServerError::Display(e))
+            }
         }
-        self.last_draw = Some(now);
-        self.screen.draw(&mut self.display).map_err(|e| {
-            self.stats.display_errors = self.stats.display_errors.wrapping_add(1);
-            ServerError::Display(e)
-        })
     }
 }
 
