@@ -5,8 +5,9 @@ use core::fmt::Write as _;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
+use super::error::AtError;
 use super::parser::{Event, Reply};
-use super::{AtError, AtStack, Cmd, Link, Pending, Phase, Staging, Step, RX_BUFFER};
+use super::stack::{AtStack, Cmd, Link, Pending, Phase, Staging, Step, RX_BUFFER};
 use crate::time::{Clock, Duration, Instant};
 
 /// Bytes per serial read.

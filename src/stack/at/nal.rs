@@ -5,7 +5,8 @@ use core::net::SocketAddr;
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 use embedded_nal::{nb, TcpClientStack};
 
-use super::{AtError, AtSocket, AtStack, Cmd, Link, Pending, Staging, WifiState, SEND_CHUNK};
+use super::error::AtError;
+use super::stack::{AtSocket, AtStack, Cmd, Link, Pending, Staging, WifiState, SEND_CHUNK};
 use crate::time::Clock;
 
 fn fail<T>(e: AtError) -> nb::Result<T, AtError> {

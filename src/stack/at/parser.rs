@@ -25,7 +25,7 @@ pub(super) const LINE_CAP: usize = 96;
 /// `+IPD` per lwIP receive callback: one TCP segment of at most 1460 bytes
 /// normally, up to the receive window when lwIP hands over segments it queued out
 /// of order); a frame between the two is refused like a corrupted header.
-pub(super) const MAX_IPD: usize = super::RX_BUFFER;
+pub(super) const MAX_IPD: usize = super::stack::RX_BUFFER;
 
 /// A line of the modem that the stack acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,10 +9,11 @@ use std::collections::VecDeque;
 use std::string::String;
 use std::vec::Vec;
 
+use embedded_io::{Read, ReadReady, Write, WriteReady};
 use embedded_nal::{nb, TcpClientStack};
 
 use super::*;
-use crate::time::Duration;
+use crate::time::{Clock, Duration, Instant};
 
 const SETUP: &[(&str, &str)] = &[
     ("AT\r\n", "AT\r\r\n\r\nOK\r\n"),

@@ -8,8 +8,9 @@ use ::smoltcp::socket::tcp::{self, RecvError};
 use ::smoltcp::wire::IpEndpoint;
 use embedded_nal::{nb, TcpClientStack, TcpFullStack};
 
+use super::error::SmoltcpError;
 use super::pool::{handshake, Handshake, Need, Role};
-use super::{find_tcp_mut, socket_addr, SmoltcpError, SmoltcpSocket, SmoltcpStack, SocketState};
+use super::stack::{find_tcp_mut, socket_addr, SmoltcpSocket, SmoltcpStack, SocketState};
 use crate::time::Clock;
 
 fn fail<T>(e: SmoltcpError) -> nb::Result<T, SmoltcpError> {

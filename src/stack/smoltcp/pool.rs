@@ -6,7 +6,8 @@ use ::smoltcp::phy::Device;
 use ::smoltcp::socket::tcp::{self, State};
 use ::smoltcp::socket::AnySocket;
 
-use super::{find_tcp, find_tcp_mut, smoltcp_instant, SmoltcpError, SmoltcpStack};
+use super::error::SmoltcpError;
+use super::stack::{find_tcp, find_tcp_mut, smoltcp_instant, SmoltcpStack};
 use crate::time::Clock;
 
 /// What a pool socket is doing for the adapter.
