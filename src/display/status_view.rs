@@ -9,7 +9,6 @@ use crate::time::{Duration, Instant};
 /// What the state and counters lines show, as plain numbers: whoever serves the
 /// connections hands these over, and the view never sees its types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Status {
     /// Connections being served.
     pub active: u32,

@@ -448,7 +448,10 @@ where
         error: ServerError<Stack::Error, Display::Error>,
     ) -> ServerError<Stack::Error, Display::Error> {
         self.stats.errors = self.stats.errors.wrapping_add(1);
-        trace_event!(warn, "stack failure");
+        #[cfg(any(feature = "log", feature = "defmt"))]
+        if let ServerError::Socket(e) | ServerError::Listen(e) | ServerError::Accept(e) = &error {
+            trace_event!(warn, "stack failure: {:?}", crate::log::Dbg(e));
+        }
         error
     }
 

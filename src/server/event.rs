@@ -92,28 +92,12 @@ impl fmt::Display for ServerEvent {
     }
 }
 
-// core::net addresses have no defmt::Format, so the peer goes through Debug.
+// The same line as `Display`, from the one formatter: core::net addresses have no
+// defmt::Format, and an event is rare enough for core::fmt.
 #[cfg(feature = "defmt")]
 impl defmt::Format for ServerEvent {
     fn format(&self, f: defmt::Formatter<'_>) {
-        match self {
-            ServerEvent::Accepted { slot, peer } => {
-                defmt::write!(f, "accepted {} in slot {}", defmt::Debug2Format(peer), slot)
-            }
-            ServerEvent::Closed { slot, peer, reason } => defmt::write!(
-                f,
-                "closed {} in slot {}: {}",
-                defmt::Debug2Format(peer),
-                slot,
-                reason
-            ),
-            ServerEvent::Rejected { peer } => {
-                defmt::write!(f, "rejected {} (slots full)", defmt::Debug2Format(peer))
-            }
-            ServerEvent::Denied { peer } => {
-                defmt::write!(f, "denied {} (not allowed)", defmt::Debug2Format(peer))
-            }
-        }
+        defmt::write!(f, "{}", defmt::Display2Format(self));
     }
 }
 

@@ -8,6 +8,7 @@ use embedded_io::{Read, ReadReady, Write, WriteReady};
 use super::error::AtError;
 use super::parser::{Event, Reply};
 use super::stack::{AtStack, Cmd, Link, Pending, Phase, Staging, Step, RX_BUFFER};
+use crate::log::trace_event;
 use crate::time::{Clock, Duration, Instant};
 
 /// Bytes per serial read.
@@ -170,6 +171,11 @@ where
     /// [`AtError::Framing`]; closing it sends CIPCLOSE.
     fn framing_error(&mut self) {
         self.framing_errors = self.framing_errors.wrapping_add(1);
+        trace_event!(
+            warn,
+            "AT framing doubt: connection ended, {} unconfirmed bytes dropped",
+            self.staging.staged
+        );
         self.resyncing = true;
         for _ in 0..self.staging.staged {
             self.rx.pop_back();

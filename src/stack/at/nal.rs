@@ -7,11 +7,8 @@ use embedded_nal::{nb, TcpClientStack};
 
 use super::error::AtError;
 use super::stack::{AtSocket, AtStack, Cmd, Link, Pending, Staging, WifiState, SEND_CHUNK};
+use crate::log::fail;
 use crate::time::Clock;
-
-fn fail<T>(e: AtError) -> nb::Result<T, AtError> {
-    Err(nb::Error::Other(e))
-}
 
 impl<S, C> AtStack<S, C>
 where

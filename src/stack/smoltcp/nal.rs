@@ -11,14 +11,9 @@ use embedded_nal::{nb, TcpClientStack, TcpFullStack};
 use super::error::SmoltcpError;
 use super::pool::{handshake, Handshake, Need, Role};
 use super::stack::{find_tcp_mut, socket_addr, SmoltcpSocket, SmoltcpStack, SocketState};
+use crate::log::fail;
 use crate::time::Clock;
 
-fn fail<T>(e: SmoltcpError) -> nb::Result<T, SmoltcpError> {
-    Err(nb::Error::Other(e))
-}
-
-/// Why a connection can no longer send: after the peer's FIN the send direction was
-/// closed by the peer (EPIPE); without it, the connection was reset or timed out.
 /// What a `recv_slice` means to embedded-nal.
 fn received(
     result: Result<usize, RecvError>,
@@ -33,6 +28,8 @@ fn received(
     }
 }
 
+/// Why a connection can no longer send: after the peer's FIN the send direction was
+/// closed by the peer (EPIPE); without it, the connection was reset or timed out.
 fn closed_error(socket: &mut tcp::Socket<'_>) -> SmoltcpError {
     // An empty read changes nothing, and is the only way smoltcp tells whether a
     // FIN came before the end.

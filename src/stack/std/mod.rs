@@ -48,6 +48,7 @@ mod readiness;
 use core::mem;
 use core::net::{IpAddr, SocketAddr};
 
+use crate::log::trace_event;
 use ::std::io::{self, Read, Write};
 use ::std::net::{TcpListener, TcpStream};
 use embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -246,7 +247,10 @@ impl StdSocket {
 fn nb_error(e: io::Error) -> nb::Error<StdError> {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => nb::Error::WouldBlock,
-        kind => nb::Error::Other(StdError::Io(kind)),
+        kind => {
+            trace_event!(debug, "socket call failed: {:?}", crate::log::Dbg(&kind));
+            nb::Error::Other(StdError::Io(kind))
+        }
     }
 }
 
