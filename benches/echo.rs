@@ -152,12 +152,12 @@ fn start_nal_echo<const BUF: usize>() -> Running {
         config.idle_timeout = None;
         let stack = StdStack::bind_to([127, 0, 0, 1].into());
         let waiter = stack.clone();
-        let mut server = EchoServer::<_, _, 4, BUF>::new(stack, NoFlush(Nowhere), config);
+        let mut server = EchoServer::<_, _, 4, BUF>::sized(stack, NoFlush(Nowhere), config);
         let start = Instant::now();
         let mut idle = Idle::new();
         while !stop.load(Ordering::Relaxed) {
             let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
-            let progress = server.poll(now).unwrap_or(true);
+            let progress = server.poll(now).map_or(true, |p| p.is_busy());
             idle.after_poll(progress, || {
                 waiter.wait(IDLE_WAIT);
             });

@@ -192,7 +192,7 @@ fn main() -> ExitCode {
         }
 
         let progress = match client.poll() {
-            Ok(progress) => progress,
+            Ok(progress) => progress.is_busy(),
             Err(ClientError::EchoMismatch) => true, // printed below from the stats
             Err(e) => {
                 if let Some(line) = errors.line(&e) {

@@ -166,11 +166,11 @@ fn main() -> ExitCode {
 
         let mut progress = false;
         match server.poll(clock.instant()) {
-            Ok(p) => progress |= p,
+            Ok(p) => progress |= p.is_busy(),
             Err(e) => report(&mut view, errors.line(&e)),
         }
         match client.poll() {
-            Ok(p) => progress |= p,
+            Ok(p) => progress |= p.is_busy(),
             Err(e) => report(&mut view, errors.line(&e)),
         }
         while server.next_event().is_some() {} // the demo shows no connection log

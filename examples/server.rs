@@ -211,7 +211,7 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
         let _ = config.allowlist.push(*ip);
     }
     let waiter = stack.clone();
-    let mut server = EchoServer::<_, _, SLOTS, BUF>::new(stack, HostDisplay::new(), config);
+    let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(stack, HostDisplay::new(), config);
 
     let stop = support::ctrl_c_flag();
     let clock = HostClock::new();
@@ -228,7 +228,7 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
 
     while !stop.load(Ordering::SeqCst) {
         let (progress, error) = match server.poll(clock.instant()) {
-            Ok(progress) => (progress, None),
+            Ok(progress) => (progress.is_busy(), None),
             Err(e) => (false, errors.line(&e)),
         };
         let mut log = Vec::new();

@@ -11,6 +11,7 @@ mod log;
 
 pub mod client;
 pub mod display;
+mod progress;
 pub mod server;
 pub mod stack;
 pub mod text;
@@ -20,6 +21,7 @@ pub use client::{
     Backoff, ClientConfig, ClientError, ClientState, ClientStats, PeriodicClient, TUTORIAL_MESSAGES,
 };
 pub use display::{Flush, NoFlush, StatusScreen};
+pub use progress::Progress;
 pub use server::{
     CloseReason, EchoServer, ServerConfig, ServerError, ServerEvent, ServerStats,
     ALLOWLIST_CAPACITY, DEFAULT_PORT,

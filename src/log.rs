@@ -36,6 +36,7 @@ impl<T: fmt::Debug + ?Sized> defmt::Format for Dbg<'_, T> {
     }
 }
 
+#[cfg(any(feature = "smoltcp", feature = "at"))]
 /// A failed call of an adapter: logged at debug level with the error's value, and
 /// returned as `nb::Error::Other`.
 pub(crate) fn fail<T, E: fmt::Debug>(error: E) -> nb::Result<T, E> {

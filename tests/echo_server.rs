@@ -540,7 +540,7 @@ fn the_message_line_shows_the_latest_receive_even_within_one_poll() {
 type LargeServer<'n> = EchoServer<MockStack<'n>, RecordingDisplay, 4, 4096>;
 
 fn large_server(net: &MockNetwork) -> LargeServer<'_> {
-    let mut s = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config());
+    let mut s = LargeServer::sized(net.stack(SERVER_IP), RecordingDisplay::new(), config());
     s.poll(Instant::ZERO).unwrap();
     s
 }

@@ -30,7 +30,7 @@ where
     T: nal_echo::Clock,
 {
     clock.set(nal_echo::Instant::from_millis(ms));
-    client.poll()
+    client.poll().map(|p| p.is_busy())
 }
 
 #[test]

@@ -33,7 +33,8 @@ fn echo_exactly<const BUF: usize>(
     stack.chaos(server_seed, would_block);
     let mut config = ServerConfig::default();
     config.idle_timeout = None;
-    let mut server = EchoServer::<_, _, CLIENTS, BUF>::new(stack, RecordingDisplay::new(), config);
+    let mut server =
+        EchoServer::<_, _, CLIENTS, BUF>::sized(stack, RecordingDisplay::new(), config);
     server.poll(Instant::ZERO).ok();
     let mut peers: Vec<Peer<'_>> = (0..clients.len())
         .map(|i| {

@@ -26,7 +26,7 @@ fn a_message_update_costs_few_i2c_bytes_and_follows_the_echo() {
 
     let mut config = ServerConfig::default();
     config.local_ip = Some(SERVER_IP);
-    let mut server = EchoServer::<_, _>::new(net.stack(SERVER_IP), display, config);
+    let mut server = EchoServer::new(net.stack(SERVER_IP), display, config);
     server.poll(Instant::from_millis(0)).unwrap();
     let mut peer = Peer::connect(&net, client_ip(1), server_addr(5001));
     server.poll(Instant::from_millis(1000)).unwrap();

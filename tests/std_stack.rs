@@ -480,7 +480,7 @@ fn the_echo_server_over_the_std_stack_echoes_a_std_client() {
     let port = closed_port(V4).port();
     let mut config = ServerConfig::default();
     config.port = port;
-    let mut server = EchoServer::<_, _>::new(StdStack::bind_to(V4), NoFlush(Blank), config);
+    let mut server = EchoServer::new(StdStack::bind_to(V4), NoFlush(Blank), config);
     let start = Instant::now();
     let poll = |server: &mut EchoServer<StdStack, NoFlush<Blank>>| {
         let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);

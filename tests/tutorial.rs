@@ -19,7 +19,7 @@ fn every_echo_is_verified_and_the_screen_shows_the_last_message() {
     let clock = MockClock::new();
     let mut config = ServerConfig::default();
     config.local_ip = Some(SERVER_IP);
-    let mut server = EchoServer::<_, _>::new(net.stack(SERVER_IP), RecordingDisplay::new(), config);
+    let mut server = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config);
     let mut client = PeriodicClient::new(
         net.stack(client_ip(1)),
         &clock,

@@ -217,7 +217,7 @@ impl<const BUF: usize> World<BUF> {
         let clock = nal_echo::time::MockClock::new();
         let display = RecordingDisplay::new();
         let (server_zeros, periodic_zeros) = (Zeros::default(), Zeros::default());
-        let mut server = EchoServer::<_, _, SLOTS, BUF>::new(
+        let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(
             ZeroingStack::new(net.stack(SERVER_IP), &server_zeros),
             &display,
             self.server_config(),

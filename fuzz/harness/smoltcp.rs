@@ -536,7 +536,7 @@ pub fn run(data: &[u8]) {
     server_config.port = PORT;
     server_config.local_ip = Some(IpAddr::V4(SERVER_IP));
     let mut server: EchoServer<_, _, SLOTS, BUF> =
-        EchoServer::new(stack, RecordingDisplay::new(), server_config);
+        EchoServer::sized(stack, RecordingDisplay::new(), server_config);
 
     let mut peer = Peer {
         pairs: Vec::new(),

@@ -199,7 +199,7 @@ fn through_server<const BUF: usize>(chunks: &[&[u8]], whole: &[char], screen_on:
     config.port = PORT;
     config.idle_timeout = None;
     config.refresh_interval = Duration::from_millis(10);
-    let mut server = EchoServer::<_, _, 1, BUF>::new(net.stack(SERVER_IP), &display, config);
+    let mut server = EchoServer::<_, _, 1, BUF>::sized(net.stack(SERVER_IP), &display, config);
     server.set_screen_enabled(screen_on);
     let _ = server.poll(clock.now_instant());
     let mut client = net.stack(CLIENT_IP);

@@ -11,6 +11,7 @@ use crate::client::config::ClientConfig;
 use crate::client::error::ClientError;
 use crate::client::stats::ClientStats;
 use crate::log::trace_event;
+use crate::progress::Progress;
 use crate::time::{Clock, Duration, Instant};
 
 /// Messages sent but not yet fully echoed; when this many wait, ticks are missed.
@@ -108,10 +109,10 @@ where
     /// Do what can be done now: connect, read and verify echoes, send the message
     /// that is due.
     ///
-    /// Returns `Ok(true)` if anything happened. An `Err` reports why the connection
+    /// Returns whether anything happened. An `Err` reports why the connection
     /// (or the attempt) just failed; the client has already closed it and will try
     /// again after the backoff wait, so polling simply goes on.
-    pub fn poll(&mut self) -> ClientResult<Stack> {
+    pub fn poll(&mut self) -> Result<Progress, ClientError<Stack::Error>> {
         let now = self.timer.now();
         let state = mem::replace(&mut self.state, State::Waiting { until: now });
         let (next, result) = match state {
@@ -121,7 +122,7 @@ where
             State::Connected(link) => self.exchange(link, now),
         };
         self.state = next;
-        result
+        result.map(Progress::from_flag)
     }
 
     /// Counters of what the client has done.

@@ -8,6 +8,7 @@ use heapless::Deque;
 
 use crate::display::{Flush, Status, StatusScreen, StatusView};
 use crate::log::trace_event;
+use crate::progress::Progress;
 use crate::server::config::ServerConfig;
 use crate::server::error::ServerError;
 use crate::server::event::{CloseReason, ServerEvent};
@@ -89,20 +90,36 @@ where
 }
 
 type PollResult<S, D> = Result<
-    bool,
+    Progress,
     ServerError<
         <S as TcpClientStack>::Error,
         <D as embedded_graphics::draw_target::DrawTarget>::Error,
     >,
 >;
 
+impl<Stack, Display> EchoServer<Stack, Display>
+where
+    Stack: TcpFullStack,
+    Display: Flush,
+{
+    /// A server with the default 4 slots of 1024 bytes that will listen on
+    /// `config.port` from its first [`poll`](Self::poll). For other sizes, see
+    /// [`sized`](Self::sized).
+    pub fn new(stack: Stack, display: Display, config: ServerConfig) -> Self {
+        Self::sized(stack, display, config)
+    }
+}
+
 impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
 where
     Stack: TcpFullStack,
     Display: Flush,
 {
-    /// A server that will listen on `config.port` from its first [`poll`](Self::poll).
-    pub fn new(stack: Stack, display: Display, config: ServerConfig) -> Self {
+    /// A server with `SLOTS` slots of `BUF` bytes that will listen on `config.port`
+    /// from its first [`poll`](Self::poll): name the sizes with a turbofish,
+    /// `EchoServer::<_, _, 2, 512>::sized(stack, display, config)`, or in the type
+    /// of the variable it goes into.
+    pub fn sized(stack: Stack, display: Display, config: ServerConfig) -> Self {
         let mut view = StatusView::new(
             display,
             config.local_ip,
@@ -131,8 +148,8 @@ where
     /// Do what can be done now without waiting: listen if not yet listening, echo,
     /// evict idle connections, accept and redraw the screen.
     ///
-    /// Returns `Ok(true)` if anything happened (a caller may sleep briefly on
-    /// `Ok(false)`). An `Err` reports a stack-wide or display failure; the rest of the
+    /// Returns whether anything happened (a caller may sleep briefly on
+    /// [`Progress::Idle`]). An `Err` reports a stack-wide or display failure; the rest of the
     /// poll's work was still done, counted in [`stats`](Self::stats), and the failed
     /// step is retried on the next poll.
     pub fn poll(&mut self, now: Instant) -> PollResult<Stack, Display> {
@@ -156,7 +173,7 @@ where
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(progress),
+            None => Ok(Progress::from_flag(progress)),
         }
     }
 

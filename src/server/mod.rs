@@ -8,7 +8,7 @@ mod error;
 mod event;
 mod stats;
 
-pub use config::{ServerConfig, ALLOWLIST_CAPACITY, DEFAULT_PORT};
+pub use config::{AllowlistFull, ServerConfig, ALLOWLIST_CAPACITY, DEFAULT_PORT};
 pub use echo_server::EchoServer;
 pub use error::ServerError;
 pub use event::{CloseReason, ServerEvent};

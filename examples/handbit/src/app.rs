@@ -110,7 +110,7 @@ where
         let mut config = ServerConfig::default();
         config.port = PORT;
         config.local_ip = Some(IpAddr::V4(ip));
-        let mut server: Server<'_, '_, D> = EchoServer::new(stack, display, config);
+        let mut server: Server<'_, '_, D> = EchoServer::sized(stack, display, config);
 
         serve(&mut server, &mut link, &mut button_b, &mut pages, &totals);
 
@@ -220,7 +220,7 @@ fn serve<D, B>(
 
         let mut progress = server.stack_mut().poll();
         match server.poll(now) {
-            Ok(p) => progress |= p,
+            Ok(p) => progress |= p.is_busy(),
             Err(e) => {
                 // Retried by the next poll; logged at most once a second.
                 if last_error.is_none_or(|t| now - t >= ERROR_LOG_INTERVAL) {

@@ -4,7 +4,7 @@
 //! `sent N echoed N mismatches N missed N failures N rtt min/avg/max a/b/c ms`
 
 use nal_echo::stack::at::{AtError, WifiState};
-use nal_echo::{ClientError, ClientStats, Duration, Instant};
+use nal_echo::{ClientError, ClientStats, Duration, Instant, Progress};
 
 use crate::println;
 
@@ -36,7 +36,7 @@ impl Reporter {
 
     /// The result of a client poll: a new kind of error is printed once (the client
     /// has already closed the connection and retries after its backoff).
-    pub fn client_result(&mut self, result: Result<bool, ClientError<AtError>>) {
+    pub fn client_result(&mut self, result: Result<Progress, ClientError<AtError>>) {
         if let Err(e) = result {
             if self.last_error != Some(e) {
                 println!("client: {e}");

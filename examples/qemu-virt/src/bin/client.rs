@@ -62,7 +62,7 @@ fn main() -> ! {
     loop {
         let mut progress = client.stack_mut().poll();
         match client.poll() {
-            Ok(p) => progress |= p,
+            Ok(p) => progress |= p.is_busy(),
             Err(e) => {
                 progress = true;
                 // The client has already closed and will reconnect after its backoff.

@@ -49,7 +49,7 @@ fn main() -> ! {
     config.port = PORT;
     config.local_ip = Some(IpAddr::V4(Ipv4Addr::from(net::BOARD_IP.octets())));
     let mut server: EchoServer<_, _, SLOTS, BUF> =
-        EchoServer::new(stack, FrameDisplay::new(), config);
+        EchoServer::sized(stack, FrameDisplay::new(), config);
 
     let mut clock = BoardClock;
     let mut announced = false;
@@ -58,7 +58,7 @@ fn main() -> ! {
         let mut progress = server.stack_mut().poll();
         let now = clock.now();
         match server.poll(now) {
-            Ok(p) => progress |= p,
+            Ok(p) => progress |= p.is_busy(),
             Err(e) => {
                 // Stack-wide trouble is retried by the next poll; say so at most once a second.
                 if last_error_ms.is_none_or(|t| now.total_millis() >= t + 1000) {
