@@ -178,31 +178,19 @@ fn main() -> ExitCode {
 }
 
 fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
-    let (stack, addr) = match opts.bind {
-        Some((ip, port)) => {
-            let port = if port == 0 {
-                match support::pick_port(ip, 0) {
-                    Ok((port, _)) => port,
-                    Err(e) => {
-                        eprintln!("server: no free port on {ip}: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                port
-            };
-            (StdStack::bind_to(ip), SocketAddr::new(ip, port))
-        }
+    let (stack, mut addr) = match opts.bind {
+        // Port 0 goes to the OS; the server tells the port once it listens.
+        Some((ip, port)) => (StdStack::bind_to(ip), SocketAddr::new(ip, port)),
         None => (StdStack::new(), all_addresses(support::DEFAULT_PORT)),
     };
 
-    let mut config = ServerConfig::default();
-    config.port = addr.port();
+    let mut config = ServerConfig::default().with_port(addr.port());
     config.local_ip = if addr.ip().is_unspecified() {
         support::outward_ip() // what a client elsewhere would connect to
     } else {
         Some(addr.ip())
     };
+    let config_ip = config.local_ip;
     if let Some(idle) = opts.idle_timeout {
         config.idle_timeout = idle;
     }
@@ -234,6 +222,10 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
         let mut log = Vec::new();
         if !announced && server.is_listening() {
             announced = true;
+            if let Some(bound) = server.local_addr().filter(|_| addr.port() == 0) {
+                addr.set_port(bound.port());
+                server.show_address(config_ip, addr.port());
+            }
             log.push(format!("listening on {addr}"));
         }
         while let Some(event) = server.next_event() {

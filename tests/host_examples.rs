@@ -97,6 +97,19 @@ fn server(bind: &str, extra: &[&str]) -> Proc {
     p
 }
 
+/// The server example on a port the OS picks on `ip`, and that port (read from its
+/// first line): no other test or program can have it.
+fn server_on_free_port(ip: &str, extra: &[&str]) -> (Proc, u16) {
+    let mut p = server(&format!("{ip}:0"), extra);
+    let first = p.seen.first().cloned().unwrap_or_default();
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    assert_ne!(addr.port(), 0, "the server must say the port the OS chose");
+    (p, addr.port())
+}
+
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -117,8 +130,7 @@ fn localhost(port: u16) -> SocketAddr {
 
 #[test]
 fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived() {
-    let port = free_port();
-    let mut srv = server(&format!("127.0.0.1:{port}"), &[]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
     let mut client = Proc::start(
         Command::new("python3")
             .arg(python_script("tutorial_client.py"))
@@ -158,8 +170,7 @@ fn the_client_example_fails_when_it_cannot_connect() {
 
 #[test]
 fn ipv4_and_ipv6_clients_are_echoed() {
-    let port = free_port();
-    let _srv = server(&format!("[::]:{port}"), &[]);
+    let (_srv, port) = server_on_free_port("[::]", &[]);
     let mut v4 = connect(localhost(port));
     echo_exact(&mut v4, b"over IPv4");
     if !common::ipv6::ipv6_loopback("ipv4_and_ipv6_clients_are_echoed") {
@@ -171,8 +182,7 @@ fn ipv4_and_ipv6_clients_are_echoed() {
 
 #[test]
 fn a_one_mebibyte_blob_comes_back_byte_exact() {
-    let port = free_port();
-    let _srv = server(&format!("127.0.0.1:{port}"), &[]);
+    let (_srv, port) = server_on_free_port("127.0.0.1", &[]);
     let blob: Vec<u8> = (0..1u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -189,8 +199,7 @@ fn a_one_mebibyte_blob_comes_back_byte_exact() {
 
 #[test]
 fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
-    let port = free_port();
-    let mut srv = server(&format!("127.0.0.1:{port}"), &[]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
     let mut clients = Vec::new();
     for i in 0..8 {
         let s = connect(localhost(port));
@@ -215,8 +224,7 @@ fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
 
 #[test]
 fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives() {
-    let port = free_port();
-    let mut srv = server(&format!("127.0.0.1:{port}"), &[]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
     let mut s = connect(localhost(port));
     let nasty: &[&[u8]] = &[
         b"\xff\xfe\xc0\xaf\xed\xa0\x80",
@@ -235,8 +243,7 @@ fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives() {
 
 #[test]
 fn a_client_that_never_reads_does_not_stop_a_reader() {
-    let port = free_port();
-    let _srv = server(&format!("127.0.0.1:{port}"), &["--idle-timeout", "0"]);
+    let (_srv, port) = server_on_free_port("127.0.0.1", &["--idle-timeout", "0"]);
     let hog = connect(localhost(port));
     hog.set_nonblocking(true).unwrap();
     let mut reader = connect(localhost(port));
@@ -557,8 +564,7 @@ fn read_until_closed(s: &mut TcpStream) -> Result<(), String> {
 
 #[test]
 fn the_server_evicts_an_idle_client_and_keeps_a_busy_one() {
-    let port = free_port();
-    let srv = server(&format!("127.0.0.1:{port}"), &["--idle-timeout", "1"]);
+    let (srv, port) = server_on_free_port("127.0.0.1", &["--idle-timeout", "1"]);
     let mut idle = connect(localhost(port));
     let idle_port = idle.local_addr().unwrap().port();
     let mut busy = connect(localhost(port));
@@ -600,8 +606,7 @@ fn the_server_evicts_an_idle_client_and_keeps_a_busy_one() {
 
 #[test]
 fn the_server_denies_a_peer_not_on_its_allowlist() {
-    let port = free_port();
-    let mut srv = server(&format!("127.0.0.1:{port}"), &["--allow", "127.0.0.2"]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--allow", "127.0.0.2"]);
     let mut denied = connect(localhost(port));
     let from = denied.local_addr().unwrap().port();
     srv.expect_line("'deny'", |l| {
@@ -610,8 +615,7 @@ fn the_server_denies_a_peer_not_on_its_allowlist() {
     let _ = denied.write_all(b"anyone there?");
     read_until_closed(&mut denied).unwrap();
     // The same address on the list is served.
-    let port = free_port();
-    let _srv = server(&format!("127.0.0.1:{port}"), &["--allow", "127.0.0.1"]);
+    let (_srv, port) = server_on_free_port("127.0.0.1", &["--allow", "127.0.0.1"]);
     let mut allowed = connect(localhost(port));
     echo_exact(&mut allowed, b"allowed");
 }

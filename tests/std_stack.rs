@@ -476,11 +476,14 @@ impl DrawTarget for Blank {
 #[test]
 fn the_echo_server_over_the_std_stack_echoes_a_std_client() {
     let _watchdog = watchdog();
-    // The server takes its port from the config: find a free one first.
-    let port = closed_port(V4).port();
-    let mut config = ServerConfig::default();
-    config.port = port;
+    // Port 0: the OS picks a free port, and the server tells which.
+    let config = ServerConfig::default().with_port(0);
     let mut server = EchoServer::new(StdStack::bind_to(V4), NoFlush(Blank), config);
+    assert_eq!(
+        server.local_addr(),
+        None,
+        "not listening before the first poll"
+    );
     let start = Instant::now();
     let poll = |server: &mut EchoServer<StdStack, NoFlush<Blank>>| {
         let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
@@ -488,6 +491,12 @@ fn the_echo_server_over_the_std_stack_echoes_a_std_client() {
     };
     poll(&mut server);
     assert!(server.is_listening());
+    let bound = server.local_addr().expect("a listener has an address");
+    assert_eq!(bound.ip(), V4);
+    assert_ne!(bound.port(), 0);
+    let port = bound.port();
+    server.show_address(Some(V4), port);
+    assert_eq!(server.screen().header(), format!("127.0.0.1:{port}"));
 
     let mut client = std_client(SocketAddr::new(V4, port));
     client.set_nonblocking(true).unwrap();

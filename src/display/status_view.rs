@@ -63,6 +63,11 @@ impl<Display> StatusView<Display> {
         }
     }
 
+    /// Show `ip:port` in the header (`*:port` without an address).
+    pub fn set_header(&mut self, ip: Option<IpAddr>, port: u16) {
+        self.screen.set_header(ip, port);
+    }
+
     /// Show `status` on the state and counters lines. Formatting the lines costs
     /// more than a busy poll's echo, so it is done only when `status` changed.
     pub fn set_status(&mut self, status: Status) {

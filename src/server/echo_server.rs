@@ -1,7 +1,7 @@
 //! [`EchoServer`]: a TCP echo server that never blocks, serves several clients and
 //! shows what it receives.
 
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
 use heapless::Deque;
@@ -13,6 +13,7 @@ use crate::server::config::ServerConfig;
 use crate::server::error::ServerError;
 use crate::server::event::{CloseReason, ServerEvent};
 use crate::server::stats::ServerStats;
+use crate::stack::local_addr::LocalAddr;
 use crate::text::message_feed::{Fed, MessageFeed, ScreenText};
 use crate::time::Instant;
 
@@ -231,6 +232,13 @@ where
     /// whole screen.
     pub fn set_screen_enabled(&mut self, enabled: bool) {
         self.view.set_enabled(enabled);
+    }
+
+    /// Show `ip:port` in the screen's header instead of the configured address:
+    /// for example a new DHCP lease, or the port the stack chose for port 0 (see
+    /// [`local_addr`](Self::local_addr)).
+    pub fn show_address(&mut self, ip: Option<IpAddr>, port: u16) {
+        self.view.set_header(ip, port);
     }
 
     /// Repaint the whole status screen on the next redraw.
@@ -505,6 +513,17 @@ where
                 Err(ServerError::Display(e))
             }
         }
+    }
+}
+
+impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
+where
+    Stack: TcpFullStack + LocalAddr,
+{
+    /// The address the server listens on, as the stack tells it: with port 0, the
+    /// port the stack chose. `None` until a poll has listened.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.stack.local_addr(self.listener.as_ref()?)
     }
 }
 

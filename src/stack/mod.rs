@@ -1,4 +1,9 @@
-//! embedded-nal stacks shipped with the crate.
+//! embedded-nal stacks shipped with the crate, and [`LocalAddr`], which they
+//! implement.
+
+pub(crate) mod local_addr;
+
+pub use local_addr::LocalAddr;
 
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -8,6 +8,7 @@ use embedded_nal::{TcpClientStack, TcpFullStack};
 use super::error::MockError;
 use super::faults::{Host, Op};
 use super::network::{MockNetwork, MockSocket};
+use crate::stack::local_addr::LocalAddr;
 
 /// One host (IP address) on a [`MockNetwork`]: a non-blocking TCP stack.
 ///
@@ -168,5 +169,11 @@ impl<const SOCKETS: usize, const PIPE: usize> TcpFullStack for MockStack<'_, SOC
         socket: &mut MockSocket,
     ) -> nb::Result<(MockSocket, SocketAddr), MockError> {
         self.net.call(|st| st.accept(self.ip, socket))
+    }
+}
+
+impl<const SOCKETS: usize, const PIPE: usize> LocalAddr for MockStack<'_, SOCKETS, PIPE> {
+    fn local_addr(&self, socket: &MockSocket) -> Option<SocketAddr> {
+        MockStack::local_addr(self, socket)
     }
 }

@@ -12,6 +12,7 @@ use super::error::SmoltcpError;
 use super::pool::{handshake, Handshake, Need, Role};
 use super::stack::{find_tcp_mut, socket_addr, SmoltcpSocket, SmoltcpStack, SocketState};
 use crate::log::fail;
+use crate::stack::local_addr::LocalAddr;
 use crate::time::Clock;
 
 /// What a `recv_slice` means to embedded-nal.
@@ -274,5 +275,11 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<
         self.top_up(port);
         let conn = SmoltcpSocket::new(SocketState::Connected { handle, remote });
         Ok((conn, remote))
+    }
+}
+
+impl<D: Device, C: Clock, const N: usize> LocalAddr for SmoltcpStack<'_, '_, D, C, N> {
+    fn local_addr(&self, socket: &SmoltcpSocket) -> Option<SocketAddr> {
+        SmoltcpStack::local_addr(self, socket)
     }
 }

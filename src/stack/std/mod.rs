@@ -49,6 +49,7 @@ use core::mem;
 use core::net::{IpAddr, SocketAddr};
 
 use crate::log::trace_event;
+use crate::stack::local_addr::LocalAddr;
 use ::std::io::{self, Read, Write};
 use ::std::net::{TcpListener, TcpStream};
 use embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -331,5 +332,11 @@ impl TcpFullStack for StdStack {
         let socket = StdSocket::new(State::Connected { stream, peer });
         self.watch(&socket);
         Ok((socket, peer))
+    }
+}
+
+impl LocalAddr for StdStack {
+    fn local_addr(&self, socket: &StdSocket) -> Option<SocketAddr> {
+        StdStack::local_addr(self, socket)
     }
 }
