@@ -100,7 +100,7 @@ fn server(bind: &str, extra: &[&str]) -> Proc {
 /// The server example on a port the OS picks on `ip`, and that port (read from its
 /// first line): no other test or program can have it.
 fn server_on_free_port(ip: &str, extra: &[&str]) -> (Proc, u16) {
-    let mut p = server(&format!("{ip}:0"), extra);
+    let p = server(&format!("{ip}:0"), extra);
     let first = p.seen.first().cloned().unwrap_or_default();
     let addr: SocketAddr = first
         .strip_prefix("listening on ")
