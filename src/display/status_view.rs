@@ -13,7 +13,7 @@ pub struct Status {
     /// Connections being served.
     pub active: u32,
     /// Connections that can be served at once.
-    pub slots: usize,
+    pub slots: u32,
     /// The peer that connected last, if any did.
     pub last_peer: Option<SocketAddr>,
     /// Connections accepted so far.
@@ -37,7 +37,8 @@ pub struct StatusView<Display> {
     refresh_interval: Duration,
     /// What the state and counters lines were last set from.
     status: Option<Status>,
-    last_draw: Option<Instant>,
+    /// When the next draw may happen.
+    next_draw: Instant,
     enabled: bool,
 }
 
@@ -58,7 +59,7 @@ impl<Display> StatusView<Display> {
             screen,
             refresh_interval,
             status: None,
-            last_draw: None,
+            next_draw: Instant::ZERO,
             enabled: true,
         }
     }
@@ -75,9 +76,9 @@ impl<Display> StatusView<Display> {
             return;
         }
         self.status = Some(status);
-        let active = usize::try_from(status.active).unwrap_or(usize::MAX);
+        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         self.screen
-            .set_clients(active, status.slots, status.last_peer);
+            .set_clients(count(status.active), count(status.slots), status.last_peer);
         self.screen
             .set_counters(status.accepted, status.refused, status.errors);
     }
@@ -91,8 +92,7 @@ impl<Display> StatusView<Display> {
     /// Whether the next [`draw`](Self::draw) at `now` would be on time: the refresh
     /// interval has passed since the last draw (or there was none).
     pub fn is_due(&self, now: Instant) -> bool {
-        self.last_draw
-            .is_none_or(|t| now - t >= self.refresh_interval)
+        now >= self.next_draw
     }
 
     /// Stop (`false`) or resume (`true`) drawing; resuming repaints everything.
@@ -143,7 +143,7 @@ impl<Display: Flush> StatusView<Display> {
         if !self.enabled || !self.is_due(now) || !self.screen.is_dirty() {
             return Ok(false);
         }
-        self.last_draw = Some(now);
+        self.next_draw = now + self.refresh_interval;
         self.screen.draw(&mut self.display).map(|()| true)
     }
 }

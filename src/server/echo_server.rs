@@ -116,6 +116,13 @@ where
     Stack: TcpFullStack,
     Display: Flush,
 {
+    /// `SLOTS` as the screen counts: no server has 2^32 slots.
+    const SLOT_COUNT: u32 = if SLOTS > u32::MAX as usize {
+        u32::MAX
+    } else {
+        SLOTS as u32
+    };
+
     /// A server with `SLOTS` slots of `BUF` bytes that will listen on `config.port`
     /// from its first [`poll`](Self::poll): name the sizes with a turbofish,
     /// `EchoServer::<_, _, 2, 512>::sized(stack, display, config)`, or in the type
@@ -128,7 +135,7 @@ where
             config.refresh_interval,
         );
         view.set_status(Status {
-            slots: SLOTS,
+            slots: Self::SLOT_COUNT,
             ..Status::default()
         });
         Self {
@@ -496,7 +503,7 @@ where
         let s = &self.stats;
         self.view.set_status(Status {
             active: s.active,
-            slots: SLOTS,
+            slots: Self::SLOT_COUNT,
             last_peer: self.last_peer,
             accepted: s.accepted,
             refused: s.rejected.wrapping_add(s.denied),
