@@ -36,7 +36,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use nal_echo::stack::std::StdStack;
-use nal_echo::{ClientConfig, ClientStats, EchoServer, PeriodicClient, ServerConfig, ServerStats};
+use nal_echo::{
+    ClientConfig, ClientStats, EchoServer, PeriodicClient, ServerConfig, ServerStats,
+    TUTORIAL_MESSAGES,
+};
 
 use support::args::Args;
 use support::display::{HostDisplay, PngWriter};
@@ -126,7 +129,8 @@ fn main() -> ExitCode {
     let stack = StdStack::bind_to(localhost);
     let waiter = stack.clone();
     let mut server: Server = EchoServer::new(stack.clone(), HostDisplay::new(), server_config);
-    let mut client_config = ClientConfig::new(SocketAddr::new(localhost, port));
+    let mut client_config =
+        ClientConfig::new(SocketAddr::new(localhost, port)).with_messages(TUTORIAL_MESSAGES);
     client_config.seed = std::process::id();
     let mut client: Client = PeriodicClient::new(stack, clock, client_config);
 

@@ -20,7 +20,7 @@ use at_support::{
 use embedded_nal::{nb, TcpClientStack};
 use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, WifiState};
 use nal_echo::time::MockClock;
-use nal_echo::{Backoff, ClientConfig, ClientError, Duration, PeriodicClient};
+use nal_echo::{Backoff, ClientConfig, ClientError, Duration, PeriodicClient, TUTORIAL_MESSAGES};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -48,7 +48,7 @@ fn client(serial: Serial, remote: std::net::SocketAddr) -> Client {
         WallClock::new(),
         AtConfig::new(SSID, PASSWORD).unwrap(),
     );
-    let mut config = ClientConfig::new(remote);
+    let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
     config.period = Duration::from_millis(40);
     config.connect_timeout = Duration::from_secs(3);
     config.echo_timeout = Duration::from_secs(3);
@@ -507,7 +507,7 @@ proptest! {
         let clock = MockClock::new();
         let (mut esp, serial) = FakeEsp::new();
         let stack = AtStack::new(serial, &clock, AtConfig::new(SSID, PASSWORD).unwrap());
-        let mut config = ClientConfig::new(([10, 0, 0, 1], 7).into());
+        let mut config = ClientConfig::new(([10, 0, 0, 1], 7).into()).with_messages(TUTORIAL_MESSAGES);
         config.period = Duration::from_millis(100);
         let mut client = PeriodicClient::new(stack, &clock, config);
         let mut emitted = 0;
@@ -534,7 +534,7 @@ proptest! {
         let clock = MockClock::new();
         let (mut esp, serial) = FakeEsp::new();
         let stack = AtStack::new(serial, &clock, AtConfig::new(SSID, PASSWORD).unwrap());
-        let mut config = ClientConfig::new(server.addr);
+        let mut config = ClientConfig::new(server.addr).with_messages(TUTORIAL_MESSAGES);
         config.period = Duration::from_millis(100);
         let mut client = PeriodicClient::new(stack, &clock, config);
         for chunk in &noise {

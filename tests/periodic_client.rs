@@ -5,12 +5,14 @@ mod common;
 use common::{client_ip, server_addr, ManualServer};
 use nal_echo::stack::mock::{MockError, MockNetwork, Op};
 use nal_echo::time::MockClock;
-use nal_echo::{Backoff, ClientConfig, ClientError, ClientState, Duration, PeriodicClient};
+use nal_echo::{
+    Backoff, ClientConfig, ClientError, ClientState, Duration, PeriodicClient, TUTORIAL_MESSAGES,
+};
 
 const PORT: u16 = 5001;
 
 fn config() -> ClientConfig {
-    let mut c = ClientConfig::new(server_addr(PORT));
+    let mut c = ClientConfig::new(server_addr(PORT)).with_messages(TUTORIAL_MESSAGES);
     c.backoff = Backoff {
         initial: Duration::from_millis(500),
         max: Duration::from_secs(4),
@@ -300,5 +302,160 @@ fn release_closes_the_socket() {
     assert_eq!(
         embedded_nal::TcpClientStack::receive(&mut server.stack, s, &mut buf),
         Ok(0)
+    );
+}
+
+/// A camera's report, built when it is due: `objects: N` with the tick's count.
+fn report(count: u8) -> impl FnOnce(&mut [u8]) -> usize {
+    move |buf| {
+        let text = format!("objects: {count}");
+        let n = text.len().min(buf.len());
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        n
+    }
+}
+
+#[test]
+fn messages_built_at_run_time_are_sent_when_due_and_each_echo_is_verified() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let mut server = ManualServer::listen(&net, PORT);
+    let config = ClientConfig::new(server_addr(PORT));
+    let mut client =
+        PeriodicClient::<_, _, 32>::with_outbox(net.stack(client_ip(1)), &clock, config);
+    for k in 0..5u8 {
+        let ms = u64::from(k) * 1000;
+        clock.set(nal_echo::Instant::from_millis(ms));
+        client.poll_with(report(k)).unwrap();
+        // Between ticks the producer is not asked.
+        clock.set(nal_echo::Instant::from_millis(ms + 5));
+        client.poll_with(|_| panic!("nothing is due")).unwrap();
+        assert!(server.accept());
+        let got = server.read();
+        assert_eq!(got, format!("objects: {k}").as_bytes());
+        server.write(&got);
+        clock.set(nal_echo::Instant::from_millis(ms + 9));
+        client.poll_with(|_| panic!("nothing is due")).unwrap();
+    }
+    let s = client.stats();
+    assert_eq!(
+        (s.sent, s.echoed, s.mismatches, s.missed_ticks),
+        (5, 5, 0, 0)
+    );
+    assert_eq!(s.rtt_max, Some(Duration::from_millis(9)));
+}
+
+#[test]
+fn a_wrong_byte_in_the_echo_of_a_built_message_fails_the_connection() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let mut server = ManualServer::listen(&net, PORT);
+    let mut client =
+        PeriodicClient::<_, _, 32>::with_outbox(net.stack(client_ip(1)), &clock, config());
+    client.poll_with(report(7)).unwrap();
+    assert!(server.accept());
+    let mut got = server.read();
+    assert_eq!(got, b"objects: 7");
+    got[9] = b'8';
+    server.write(&got);
+    clock.set(nal_echo::Instant::from_millis(3));
+    assert_eq!(
+        client.poll_with(|_| panic!("nothing is due")),
+        Err(ClientError::EchoMismatch)
+    );
+    assert_eq!(client.stats().mismatches, 1);
+}
+
+#[test]
+fn a_full_outbox_misses_the_tick_without_asking_and_frees_up_with_the_echo() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let mut server = ManualServer::listen(&net, PORT);
+    // Room for one report of 10 bytes only.
+    let mut client =
+        PeriodicClient::<_, _, 10>::with_outbox(net.stack(client_ip(1)), &clock, config());
+    client.poll_with(report(1)).unwrap();
+    assert!(server.accept());
+    let first = server.read();
+    assert_eq!(first, b"objects: 1");
+    // Due again, the first still unechoed: no room, so no call and a missed tick.
+    clock.set(nal_echo::Instant::from_millis(1000));
+    client.poll_with(|_| panic!("no room to build in")).unwrap();
+    assert_eq!(client.stats().missed_ticks, 1);
+    server.write(&first);
+    clock.set(nal_echo::Instant::from_millis(1001));
+    client.poll_with(|_| panic!("nothing is due")).unwrap();
+    assert_eq!(client.stats().echoed, 1);
+    // The echo freed the outbox: the next tick's report goes out.
+    clock.set(nal_echo::Instant::from_millis(2000));
+    client.poll_with(report(2)).unwrap();
+    assert_eq!(server.read(), b"objects: 2");
+}
+
+#[test]
+fn a_producer_claiming_more_than_its_room_sends_only_the_room() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let mut server = ManualServer::listen(&net, PORT);
+    let mut client =
+        PeriodicClient::<_, _, 4>::with_outbox(net.stack(client_ip(1)), &clock, config());
+    client
+        .poll_with(|buf| {
+            buf.copy_from_slice(b"abcd");
+            usize::MAX
+        })
+        .unwrap();
+    assert!(server.accept());
+    assert_eq!(server.read(), b"abcd");
+}
+
+#[test]
+fn without_an_outbox_every_due_tick_of_poll_with_is_missed() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let _server = ManualServer::listen(&net, PORT);
+    let mut client = PeriodicClient::new(net.stack(client_ip(1)), &clock, config());
+    for k in 0..3 {
+        clock.set(nal_echo::Instant::from_millis(k * 1000));
+        client
+            .poll_with(|_| panic!("no outbox to build in"))
+            .unwrap();
+    }
+    assert_eq!((client.stats().sent, client.stats().missed_ticks), (0, 3));
+}
+
+#[test]
+fn several_built_messages_in_flight_are_verified_in_order_as_the_outbox_turns_over() {
+    let net: MockNetwork = MockNetwork::new();
+    let clock = MockClock::new();
+    let mut server = ManualServer::listen(&net, PORT);
+    // Room for three 10-byte reports: the fourth needs the first's echo.
+    let mut client =
+        PeriodicClient::<_, _, 30>::with_outbox(net.stack(client_ip(1)), &clock, config());
+    let mut sent = Vec::new();
+    for k in 0..8u8 {
+        clock.set(nal_echo::Instant::from_millis(u64::from(k) * 1000));
+        client.poll_with(report(k)).unwrap();
+        assert!(server.accept());
+        sent.extend(server.read());
+        // The echo lags two messages behind, and comes in two pieces.
+        if k >= 2 {
+            let lagging = format!("objects: {}", k - 2);
+            server.write(&lagging.as_bytes()[..4]);
+            clock.set(nal_echo::Instant::from_millis(u64::from(k) * 1000 + 1));
+            client.poll_with(|_| panic!("nothing is due")).unwrap();
+            server.write(&lagging.as_bytes()[4..]);
+            clock.set(nal_echo::Instant::from_millis(u64::from(k) * 1000 + 2));
+            client.poll_with(|_| panic!("nothing is due")).unwrap();
+        }
+    }
+    let expected: Vec<u8> = (0..8)
+        .flat_map(|k| format!("objects: {k}").into_bytes())
+        .collect();
+    assert_eq!(sent, expected);
+    let s = client.stats();
+    assert_eq!(
+        (s.sent, s.echoed, s.mismatches, s.missed_ticks),
+        (8, 6, 0, 0)
     );
 }

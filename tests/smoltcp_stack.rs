@@ -15,6 +15,7 @@ use nal_echo::stack::smoltcp::{SmoltcpError, SmoltcpSocket, SmoltcpStack};
 use nal_echo::time::MockClock;
 use nal_echo::{
     ClientConfig, CloseReason, Duration, EchoServer, PeriodicClient, ServerConfig, ServerEvent,
+    TUTORIAL_MESSAGES,
 };
 use smoltcp::iface::{SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
@@ -176,7 +177,7 @@ fn the_librarys_server_and_client_echo_through_two_stacks() {
     let mut a = Host::<7>::new(wire, SERVER, Sockets::default());
     let mut b = Host::<2>::new(wire, CLIENT, Sockets::default());
     let mut server = echo_server(a.stack(&clock));
-    let mut client_config = ClientConfig::new(addr(SERVER, PORT));
+    let mut client_config = ClientConfig::new(addr(SERVER, PORT)).with_messages(TUTORIAL_MESSAGES);
     client_config.period = Duration::from_millis(20);
     let mut client = PeriodicClient::new(b.stack(&clock), &clock, client_config);
 
@@ -931,7 +932,7 @@ fn noise_from_strangers_does_not_disturb_the_echo() {
     let mut a = Host::<7>::new(wire, SERVER, Sockets::default());
     let mut b = Host::<2>::new(wire, CLIENT, Sockets::default());
     let mut server = echo_server(a.stack(&clock));
-    let mut client_config = ClientConfig::new(addr(SERVER, PORT));
+    let mut client_config = ClientConfig::new(addr(SERVER, PORT)).with_messages(TUTORIAL_MESSAGES);
     client_config.period = Duration::from_millis(10);
     let mut client = PeriodicClient::new(b.stack(&clock), &clock, client_config);
     let mut rng = Rng(0x5eed);

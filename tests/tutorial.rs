@@ -9,7 +9,9 @@ use embedded_graphics::primitives::Rectangle;
 use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::MockNetwork;
 use nal_echo::time::MockClock;
-use nal_echo::{ClientConfig, Clock, EchoServer, PeriodicClient, ServerConfig, StatusScreen};
+use nal_echo::{
+    ClientConfig, Clock, EchoServer, PeriodicClient, ServerConfig, StatusScreen, TUTORIAL_MESSAGES,
+};
 
 const PERIODS: u32 = 30;
 
@@ -23,7 +25,7 @@ fn every_echo_is_verified_and_the_screen_shows_the_last_message() {
     let mut client = PeriodicClient::new(
         net.stack(client_ip(1)),
         &clock,
-        ClientConfig::new(server_addr(5001)),
+        ClientConfig::new(server_addr(5001)).with_messages(TUTORIAL_MESSAGES),
     );
 
     // 10 ms steps, like a main loop that also does other work.

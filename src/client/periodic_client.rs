@@ -33,9 +33,19 @@ pub enum ClientState {
     Connected,
 }
 
+/// Where the bytes of a message on the wire are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Msg {
+    /// [`ClientConfig::messages`] at this index.
+    Listed(u32),
+    /// In the outbox, this long: the newest of the outbox's messages when it is
+    /// sent, the oldest when it is echoed.
+    Built(u32),
+}
+
 /// One message on the wire: `sent` bytes handed to the stack, `matched` echoed back.
 struct InFlight {
-    msg: usize,
+    msg: Msg,
     sent: usize,
     matched: usize,
     sent_at: Instant,
@@ -48,6 +58,50 @@ struct Link<Socket> {
     tick: u64,
     next_msg: usize,
     in_flight: Deque<InFlight, IN_FLIGHT>,
+}
+
+/// The bytes of the messages built at run time, from their build until their echo:
+/// the first `used` bytes, oldest first, where `used` is the total length of the
+/// built messages in flight (so the outbox needs no counters of its own, and none
+/// at all without room).
+struct Outbox<const N: usize>([u8; N]);
+
+impl<const N: usize> Outbox<N> {
+    /// The free room after the `used` bytes.
+    fn room(&mut self, used: usize) -> &mut [u8] {
+        self.0.get_mut(used..).unwrap_or_default()
+    }
+
+    /// The oldest message, `len` long.
+    fn oldest(&self, len: usize) -> &[u8] {
+        self.0.get(..len).unwrap_or_default()
+    }
+
+    /// The newest message, `len` long, of the `used` bytes.
+    fn newest(&self, used: usize, len: usize) -> &[u8] {
+        self.0
+            .get(used.saturating_sub(len)..used)
+            .unwrap_or_default()
+    }
+
+    /// The oldest message, `len` long, was echoed: the rest of the `used` bytes
+    /// move to the front.
+    fn release(&mut self, used: usize, len: usize) {
+        if len <= used && used <= N {
+            self.0.copy_within(len..used, 0);
+        }
+    }
+}
+
+/// Bytes of the outbox that the built messages in flight take.
+fn outbox_used(in_flight: &Deque<InFlight, IN_FLIGHT>) -> usize {
+    in_flight
+        .iter()
+        .map(|f| match f.msg {
+            Msg::Built(len) => len as usize,
+            Msg::Listed(_) => 0,
+        })
+        .sum()
 }
 
 // No heap to box the link into, and there is one state per client, so the size
@@ -74,7 +128,17 @@ type ClientResult<S> = Result<bool, ClientError<<S as TcpClientStack>::Error>>;
 ///
 /// `Timer` is the [`Clock`] the client reads; `poll` never blocks. The
 /// `Stack: TcpClientStack` bound on the struct is needed only to name the socket type.
-pub struct PeriodicClient<Stack, Timer>
+///
+/// # Messages built at run time
+///
+/// [`poll`](Self::poll) sends the fixed [`messages`](ClientConfig::messages);
+/// [`poll_with`](Self::poll_with) asks the application for each message when it is
+/// due instead, as a camera reports what it sees now. Such a message is copied into
+/// the client's outbox of `OUTBOX` bytes, where it stays until its echo has been
+/// verified; a message is at most as long as the room left in the outbox. The
+/// default client ([`new`](Self::new)) has no outbox; give it one with
+/// [`with_outbox`](Self::with_outbox).
+pub struct PeriodicClient<Stack, Timer, const OUTBOX: usize = 0>
 where
     Stack: TcpClientStack,
 {
@@ -84,6 +148,7 @@ where
     state: State<Stack::TcpSocket>,
     stats: ClientStats,
     jitter: Jitter,
+    outbox: Outbox<OUTBOX>,
 }
 
 impl<Stack, Timer> PeriodicClient<Stack, Timer>
@@ -91,8 +156,23 @@ where
     Stack: TcpClientStack,
     Timer: Clock,
 {
-    /// A client that makes its first connection attempt on its first poll.
+    /// A client of the [`messages`](ClientConfig::messages) of `config`, without an
+    /// outbox for messages built at run time; it makes its first connection attempt
+    /// on its first poll.
     pub fn new(stack: Stack, timer: Timer, config: ClientConfig) -> Self {
+        Self::with_outbox(stack, timer, config)
+    }
+}
+
+impl<Stack, Timer, const OUTBOX: usize> PeriodicClient<Stack, Timer, OUTBOX>
+where
+    Stack: TcpClientStack,
+    Timer: Clock,
+{
+    /// A client with an outbox of `OUTBOX` bytes for messages built at run time
+    /// (see [`poll_with`](Self::poll_with)): name the size with a turbofish,
+    /// `PeriodicClient::<_, _, 64>::with_outbox(stack, timer, config)`.
+    pub fn with_outbox(stack: Stack, timer: Timer, config: ClientConfig) -> Self {
         let jitter = Jitter::new(config.seed);
         Self {
             stack,
@@ -103,6 +183,7 @@ where
             },
             stats: ClientStats::default(),
             jitter,
+            outbox: Outbox([0; OUTBOX]),
         }
     }
 
@@ -113,13 +194,53 @@ where
     /// (or the attempt) just failed; the client has already closed it and will try
     /// again after the backoff wait, so polling simply goes on.
     pub fn poll(&mut self) -> Result<Progress, ClientError<Stack::Error>> {
+        self.poll_inner(None::<fn(&mut [u8]) -> usize>)
+    }
+
+    /// Like [`poll`](Self::poll), but when a message is due, `produce` builds it: it
+    /// writes the message into the buffer it is given (the outbox's free room) and
+    /// returns its length. `0` sends nothing for that period. An empty buffer (no
+    /// outbox, or one still full of unechoed messages) counts the period as a
+    /// [missed tick](ClientStats::missed_ticks), and `produce` is not called.
+    ///
+    /// ```
+    /// # use nal_echo::{ClientConfig, PeriodicClient};
+    /// # use nal_echo::stack::mock::MockNetwork;
+    /// # use nal_echo::time::MockClock;
+    /// # let net = MockNetwork::new();
+    /// # let (clock, server) = (MockClock::new(), ([10, 0, 0, 1], 5001).into());
+    /// # let stack = net.stack([10, 0, 0, 2].into());
+    /// let mut client = PeriodicClient::<_, _, 64>::with_outbox(stack, &clock, ClientConfig::new(server));
+    /// let seen = 3; // what the camera sees now
+    /// let _ = client.poll_with(|buf| {
+    ///     let report = b"objects: ";
+    ///     let n = report.len().min(buf.len());
+    ///     buf[..n].copy_from_slice(&report[..n]);
+    ///     if n < buf.len() {
+    ///         buf[n] = b'0' + seen;
+    ///         return n + 1;
+    ///     }
+    ///     n
+    /// });
+    /// ```
+    pub fn poll_with(
+        &mut self,
+        produce: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<Progress, ClientError<Stack::Error>> {
+        self.poll_inner(Some(produce))
+    }
+
+    fn poll_inner(
+        &mut self,
+        produce: Option<impl FnOnce(&mut [u8]) -> usize>,
+    ) -> Result<Progress, ClientError<Stack::Error>> {
         let now = self.timer.now();
         let state = mem::replace(&mut self.state, State::Waiting { until: now });
         let (next, result) = match state {
             State::Waiting { until } if now < until => (State::Waiting { until }, Ok(false)),
-            State::Waiting { .. } => self.open(now),
-            State::Connecting { socket, since } => self.connect(socket, since, now),
-            State::Connected(link) => self.exchange(link, now),
+            State::Waiting { .. } => self.open(now, produce),
+            State::Connecting { socket, since } => self.connect(socket, since, now, produce),
+            State::Connected(link) => self.exchange(link, now, produce),
         };
         self.state = next;
         result.map(Progress::from_flag)
@@ -173,9 +294,13 @@ where
         (self.stack, self.timer)
     }
 
-    fn open(&mut self, now: Instant) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
+    fn open(
+        &mut self,
+        now: Instant,
+        produce: Option<impl FnOnce(&mut [u8]) -> usize>,
+    ) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
         match self.stack.socket() {
-            Ok(socket) => self.connect(socket, now, now),
+            Ok(socket) => self.connect(socket, now, now, produce),
             Err(e) => self.fail(None, now, ClientError::Socket(e)),
         }
     }
@@ -185,6 +310,7 @@ where
         mut socket: Stack::TcpSocket,
         since: Instant,
         now: Instant,
+        produce: Option<impl FnOnce(&mut [u8]) -> usize>,
     ) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
         match self.stack.connect(&mut socket, self.config.remote) {
             Ok(()) => {
@@ -198,7 +324,7 @@ where
                     next_msg: 0,
                     in_flight: Deque::new(),
                 };
-                let (state, result) = self.exchange(link, now);
+                let (state, result) = self.exchange(link, now, produce);
                 (state, result.map(|_| true))
             }
             Err(nb::Error::WouldBlock) if now - since >= self.config.connect_timeout => {
@@ -213,12 +339,13 @@ where
         &mut self,
         mut link: Link<Stack::TcpSocket>,
         now: Instant,
+        produce: Option<impl FnOnce(&mut [u8]) -> usize>,
     ) -> (State<Stack::TcpSocket>, ClientResult<Stack>) {
         let step = self
             .read_echoes(&mut link, now)
             .and_then(|read| self.check_echo_timeout(&link, now).map(|()| read))
             .and_then(|read| {
-                self.schedule(&mut link, now);
+                self.schedule(&mut link, now, produce);
                 self.send(&mut link).map(|sent| read | sent)
             });
         match step {
@@ -260,9 +387,10 @@ where
     ) -> Result<(), ClientError<Stack::Error>> {
         for &byte in echo {
             let expected = link.in_flight.front().and_then(|f| {
-                let msg = self.config.messages.get(f.msg)?;
                 // An echo of a byte not yet sent is as wrong as a different byte.
-                msg.get(f.matched).filter(|_| f.matched < f.sent)
+                self.oldest_bytes(f.msg)
+                    .get(f.matched)
+                    .filter(|_| f.matched < f.sent)
             });
             if expected != Some(&byte) {
                 self.stats.mismatches = self.stats.mismatches.wrapping_add(1);
@@ -272,8 +400,12 @@ where
                 return Err(ClientError::EchoMismatch);
             };
             front.matched += 1;
-            if front.matched == self.message_len(front.msg) {
+            if front.matched == message_len(&self.config, front.msg) {
                 self.stats.record_rtt(now - front.sent_at);
+                if let Msg::Built(len) = front.msg {
+                    self.outbox
+                        .release(outbox_used(&link.in_flight), len as usize);
+                }
                 link.in_flight.pop_front();
             }
         }
@@ -291,11 +423,17 @@ where
         }
     }
 
-    /// Starts the message of the latest due tick, if the previous one is fully sent.
-    fn schedule(&mut self, link: &mut Link<Stack::TcpSocket>, now: Instant) {
+    /// Starts the message of the latest due tick, if the previous one is fully sent:
+    /// the next listed message, or the one `produce` builds.
+    fn schedule(
+        &mut self,
+        link: &mut Link<Stack::TcpSocket>,
+        now: Instant,
+        produce: Option<impl FnOnce(&mut [u8]) -> usize>,
+    ) {
         let period = self.config.period.total_millis().max(1);
         let due = link.start + Duration::from_millis(link.tick.saturating_mul(period));
-        if now < due || self.config.messages.is_empty() {
+        if now < due || (produce.is_none() && self.config.messages.is_empty()) {
             return;
         }
         let late_ticks = (now - due).total_millis() / period;
@@ -303,19 +441,28 @@ where
         let busy = link
             .in_flight
             .back()
-            .is_some_and(|f| f.sent < self.message_len(f.msg));
+            .is_some_and(|f| f.sent < message_len(&self.config, f.msg));
         let missed = if busy || link.in_flight.is_full() {
             late_ticks + 1
         } else {
             late_ticks
         };
-        self.stats.missed_ticks = self.stats.missed_ticks.wrapping_add(missed as u32);
+        self.count_missed(missed);
         if missed > late_ticks {
             return;
         }
-        let msg = link.next_msg;
-        link.next_msg = (msg + 1) % self.config.messages.len();
-        if self.message_len(msg) == 0 {
+        let msg = match produce {
+            Some(produce) => match self.build(outbox_used(&link.in_flight), produce) {
+                Some(msg) => msg,
+                None => return self.count_missed(1),
+            },
+            None => {
+                let msg = link.next_msg;
+                link.next_msg = (msg + 1) % self.config.messages.len();
+                Msg::Listed(u32::try_from(msg).unwrap_or(u32::MAX))
+            }
+        };
+        if message_len(&self.config, msg) == 0 {
             self.stats.sent = self.stats.sent.wrapping_add(1);
             return;
         }
@@ -327,21 +474,48 @@ where
         });
     }
 
+    /// Has `produce` write a message into the outbox's room; `None` if there is no
+    /// room.
+    fn build(&mut self, used: usize, produce: impl FnOnce(&mut [u8]) -> usize) -> Option<Msg> {
+        let room = self.outbox.room(used);
+        if room.is_empty() {
+            return None;
+        }
+        // A producer claiming more than the room gets the room.
+        // Room beyond 4 GiB is not offered: a message length is a u32.
+        let offered = room.len().min(u32::MAX as usize);
+        let room = room.get_mut(..offered).unwrap_or_default();
+        let len = produce(room).min(offered);
+        Some(Msg::Built(u32::try_from(len).unwrap_or(u32::MAX)))
+    }
+
+    fn count_missed(&mut self, ticks: u64) {
+        let ticks = u32::try_from(ticks).unwrap_or(u32::MAX);
+        self.stats.missed_ticks = self.stats.missed_ticks.wrapping_add(ticks);
+    }
+
+    /// The bytes of the oldest message in flight, `msg`.
+    fn oldest_bytes(&self, msg: Msg) -> &[u8] {
+        match msg {
+            Msg::Listed(i) => listed(self.config.messages, i),
+            Msg::Built(len) => self.outbox.oldest(len as usize),
+        }
+    }
+
     fn send(
         &mut self,
         link: &mut Link<Stack::TcpSocket>,
     ) -> Result<bool, ClientError<Stack::Error>> {
         let mut progress = false;
+        let used = outbox_used(&link.in_flight);
         for _ in 0..SEND_TRIES {
             let Some(current) = link.in_flight.back_mut() else {
                 break;
             };
-            let msg = self
-                .config
-                .messages
-                .get(current.msg)
-                .copied()
-                .unwrap_or_default();
+            let msg = match current.msg {
+                Msg::Listed(i) => listed(self.config.messages, i),
+                Msg::Built(len) => self.outbox.newest(used, len as usize),
+            };
             let Some(rest) = msg.get(current.sent..).filter(|r| !r.is_empty()) else {
                 break;
             };
@@ -360,10 +534,6 @@ where
             }
         }
         Ok(progress)
-    }
-
-    fn message_len(&self, msg: usize) -> usize {
-        self.config.messages.get(msg).map_or(0, |m| m.len())
     }
 
     fn fail(
@@ -388,4 +558,17 @@ where
         );
         (State::Waiting { until: now + wait }, Err(error))
     }
+}
+
+/// How long message `msg` is.
+fn message_len(config: &ClientConfig, msg: Msg) -> usize {
+    match msg {
+        Msg::Listed(i) => listed(config.messages, i).len(),
+        Msg::Built(len) => len as usize,
+    }
+}
+
+/// Listed message `i`; empty if there is none.
+fn listed(messages: &'static [&'static [u8]], i: u32) -> &'static [u8] {
+    messages.get(i as usize).copied().unwrap_or_default()
 }

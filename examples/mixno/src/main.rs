@@ -55,7 +55,7 @@ mod settings;
 use core::net::SocketAddr;
 
 use nal_echo::stack::at::{AtConfig, AtStack, WifiState};
-use nal_echo::{ClientConfig, Clock, PeriodicClient};
+use nal_echo::{ClientConfig, Clock, PeriodicClient, TUTORIAL_MESSAGES};
 
 use board::Board;
 use report::Reporter;
@@ -81,7 +81,7 @@ fn main() -> ! {
 
     // The tutorial's messages, one a second (ClientConfig's defaults).
     let remote = SocketAddr::from((settings::SERVER_IP, settings::SERVER_PORT));
-    let mut config = ClientConfig::new(remote);
+    let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
     config.seed = board::clock::mtime() as u32;
     let mut client = PeriodicClient::new(stack, board.clock, config);
     println!("wifi \"{}\", server {remote}", settings::WIFI_SSID);

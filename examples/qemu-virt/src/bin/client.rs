@@ -19,7 +19,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use nal_echo::stack::smoltcp::SmoltcpStack;
-use nal_echo::{ClientConfig, ClientStats, Clock, Duration, PeriodicClient};
+use nal_echo::{ClientConfig, ClientStats, Clock, Duration, PeriodicClient, TUTORIAL_MESSAGES};
 use nal_echo_qemu_virt::{env_number, env_u64, exit, mtime, net, println, BoardClock, Sleeper};
 
 const SERVER_PORT: u64 = env_u64(option_env!("SERVER_PORT"), 5001);
@@ -49,7 +49,7 @@ fn main() -> ! {
         IpAddr::V4(Ipv4Addr::from(net::GATEWAY.octets())),
         SERVER_PORT as u16,
     );
-    let mut config = ClientConfig::new(remote);
+    let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
     config.period = Duration::from_millis(PERIOD_MS);
     config.seed = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ mtime() as u32;
     let mut client = PeriodicClient::new(stack, BoardClock, config);
