@@ -55,8 +55,9 @@ use nal_echo::{
     ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, TUTORIAL_MESSAGES,
 };
 
+use nal_echo::time::StdClock;
 use support::args::Args;
-use support::{ErrorLog, HostClock};
+use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
@@ -165,7 +166,7 @@ fn main() -> ExitCode {
     config.messages = opts.messages;
     config.period = Duration::from_millis(opts.period_ms);
     config.seed = std::process::id();
-    let clock = HostClock::new();
+    let clock = StdClock::new();
     let stack = StdStack::new();
     let waiter = stack.clone();
     let mut client = PeriodicClient::new(stack, clock, config);

@@ -41,10 +41,11 @@ use nal_echo::{
     TUTORIAL_MESSAGES,
 };
 
+use nal_echo::time::StdClock;
 use support::args::Args;
 use support::display::{HostDisplay, PngWriter};
 use support::term::{self, ScreenText, TermView};
-use support::{ErrorLog, HostClock};
+use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example demo [-- --seconds N] [--count N] [--png PATH]
@@ -101,7 +102,7 @@ enum View {
 }
 
 type Server = EchoServer<StdStack, HostDisplay>;
-type Client = PeriodicClient<StdStack, HostClock>;
+type Client = PeriodicClient<StdStack, StdClock>;
 
 fn main() -> ExitCode {
     let opts = parse();
@@ -121,7 +122,7 @@ fn main() -> ExitCode {
         }
     };
 
-    let clock = HostClock::new();
+    let clock = StdClock::new();
     let mut server_config = ServerConfig::default();
     server_config.port = port;
     server_config.local_ip = Some(localhost);
@@ -231,7 +232,7 @@ fn report(view: &mut View, line: Option<String>) {
 
 /// Show the screen if a new frame was flushed (or, in the terminal, the statistics
 /// changed), at most once per [`RENDER_INTERVAL`] in the terminal.
-fn render(view: &mut View, server: &mut Server, client: &Client, clock: &HostClock) {
+fn render(view: &mut View, server: &mut Server, client: &Client, clock: &StdClock) {
     match view {
         View::Terminal {
             view,
@@ -268,7 +269,7 @@ fn render(view: &mut View, server: &mut Server, client: &Client, clock: &HostClo
 }
 
 /// The statistics shown beside the screen.
-fn side_panel(client: &Client, server: &ServerStats, clock: &HostClock) -> Vec<String> {
+fn side_panel(client: &Client, server: &ServerStats, clock: &StdClock) -> Vec<String> {
     let c: &ClientStats = client.stats();
     let row = |label: &str, value: String| format!("{label:<13}{value}");
     vec![

@@ -60,10 +60,11 @@ use std::time::Duration as StdDuration;
 use nal_echo::stack::std::StdStack;
 use nal_echo::{Duration, EchoServer, ServerConfig, ServerEvent, ALLOWLIST_CAPACITY};
 
+use nal_echo::time::StdClock;
 use support::args::Args;
 use support::display::{HostDisplay, PngWriter};
 use support::term::{self, TermView};
-use support::{ErrorLog, HostClock};
+use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
@@ -202,7 +203,7 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
     let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(stack, HostDisplay::new(), config);
 
     let stop = support::ctrl_c_flag();
-    let clock = HostClock::new();
+    let clock = StdClock::new();
     let mut view = (opts.screen && term::stdout_is_terminal()).then(|| Screen {
         view: TermView::new(),
         columns: term::terminal_columns(),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use nal_echo::stack::std::StdStack;
-use nal_echo::{ClientStats, Clock, Duration, Instant};
+use nal_echo::{ClientStats, Duration};
 
 /// The longest a loop sleeps when neither side made progress: it wakes at once when
 /// a socket has news, so this only paces the timers (idle eviction, the client's
@@ -31,39 +31,6 @@ pub const DEFAULT_PORT: u16 = 5001;
 /// [`IDLE_WAIT`]: the only place the examples wait.
 pub fn idle_wait(stack: &StdStack) {
     stack.wait(IDLE_WAIT);
-}
-
-/// A [`Clock`] over `std::time::Instant`: milliseconds since the clock was made.
-/// Copies share the origin, so a server and a client can read the same time.
-#[derive(Debug, Clone, Copy)]
-pub struct HostClock {
-    origin: std::time::Instant,
-}
-
-impl HostClock {
-    /// A clock whose origin is now.
-    pub fn new() -> Self {
-        Self {
-            origin: std::time::Instant::now(),
-        }
-    }
-
-    /// Milliseconds since the origin, as the crate's [`Instant`].
-    pub fn instant(&self) -> Instant {
-        let ms = self.origin.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
-    }
-
-    /// Time since the origin.
-    pub fn elapsed(&self) -> StdDuration {
-        self.origin.elapsed()
-    }
-}
-
-impl Clock for HostClock {
-    fn now(&mut self) -> Instant {
-        self.instant()
-    }
 }
 
 /// A flag that turns true on Ctrl-C (SIGINT). The handler only sets the flag, so the

@@ -6,11 +6,18 @@
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 
+mod convert;
+mod counter_clock;
 #[cfg(feature = "mock")]
 mod mock_clock;
+#[cfg(feature = "std")]
+mod std_clock;
 
+pub use counter_clock::CounterClock;
 #[cfg(feature = "mock")]
 pub use mock_clock::MockClock;
+#[cfg(feature = "std")]
+pub use std_clock::StdClock;
 
 /// A point in time, in milliseconds since an arbitrary, fixed origin (usually boot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -118,31 +125,24 @@ impl fmt::Display for Duration {
 
 /// A monotonic millisecond clock.
 ///
-/// embedded-hal 1.0 has no clock trait, so the crate has this one. Implement it over
-/// whatever free-running counter the board has. A 32-bit microsecond timer wraps after
-/// about 71 minutes, so keep the last raw reading and add the wrapped difference to a
-/// 64-bit total:
+/// embedded-hal 1.0 has no clock trait, so the crate has this one. On a board,
+/// [`CounterClock`] implements it over a free-running 32-bit counter (and `&clock`
+/// shares one clock between the client, the smoltcp adapter and the server's
+/// `poll`); on a host, [`StdClock`](crate::time::StdClock) (feature `std`); in
+/// tests, [`MockClock`](crate::time::MockClock) (feature `mock`). Implement it by
+/// hand like this:
 ///
 /// ```
 /// use nal_echo::{Clock, Instant};
 ///
-/// /// Stand-in for a HAL timer register that counts microseconds and wraps at 2^32.
-/// struct HalTimer { raw: u32 }
+/// struct Uptime { millis: u64 } // e.g. counted by a 1 kHz tick interrupt
 ///
-/// struct BoardClock { timer: HalTimer, last_raw: u32, total_us: u64 }
-///
-/// impl Clock for BoardClock {
+/// impl Clock for Uptime {
 ///     fn now(&mut self) -> Instant {
-///         let raw = self.timer.raw;
-///         self.total_us += u64::from(raw.wrapping_sub(self.last_raw));
-///         self.last_raw = raw;
-///         Instant::from_millis(self.total_us / 1000)
+///         Instant::from_millis(self.millis)
 ///     }
 /// }
-///
-/// let mut clock = BoardClock { timer: HalTimer { raw: u32::MAX - 999 }, last_raw: u32::MAX - 999, total_us: 0 };
-/// clock.timer.raw = 2_000; // wrapped
-/// assert_eq!(clock.now(), Instant::from_millis(3));
+/// assert_eq!(Uptime { millis: 7 }.now(), Instant::from_millis(7));
 /// ```
 pub trait Clock {
     /// The current time. Must never go backwards.

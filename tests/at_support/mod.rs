@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use nal_echo::{Clock, Instant};
 
 /// Both directions of the serial line between the board and the modem.
 #[derive(Default)]
@@ -175,20 +174,8 @@ const STRAY_LINES: &[&[u8]] = &[
     b"\r\n\xfejunk\x00\r\n",
 ];
 
-/// Milliseconds of real time since the clock was made.
-pub struct WallClock(std::time::Instant);
-
-impl WallClock {
-    pub fn new() -> Self {
-        Self(std::time::Instant::now())
-    }
-}
-
-impl Clock for WallClock {
-    fn now(&mut self) -> Instant {
-        Instant::from_millis(self.0.elapsed().as_millis() as u64)
-    }
-}
+/// The host's clock, as the AT tests have always read real time.
+pub use nal_echo::time::StdClock as WallClock;
 
 pub const SSID: &str = "MixNo-AP";
 pub const PASSWORD: &str = "handbit";

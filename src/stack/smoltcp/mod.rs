@@ -66,6 +66,8 @@
 //!
 //! # Sizing and settings
 //!
+//! * [`SocketPool`] holds the sockets' buffers, and [`pool_size`] says how many
+//!   sockets a server needs, by the rule below.
 //! * With the default backlog, `k` clients whose SYNs arrive at once are all
 //!   answered if `k` ≤ `N` − connections open − connections still closing (FIN
 //!   sent, not yet in TIME-WAIT); the SYNs beyond that get a reset.
@@ -93,18 +95,12 @@
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
 //! use nal_echo::stack::smoltcp::{SmoltcpError, SmoltcpStack};
 //! use nal_echo::Clock;
+//! use nal_echo::stack::smoltcp::SocketPool;
+//! use nal_echo::stack::smoltcp::smoltcp; // the same smoltcp as the adapter's
 //! use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 //! use smoltcp::phy::Device;
-//! use smoltcp::socket::tcp;
 //! use smoltcp::time::{Duration, Instant};
 //! use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
-//!
-//! fn tcp_socket<'a>(rx: &'a mut [u8], tx: &'a mut [u8]) -> tcp::Socket<'a> {
-//!     let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
-//!     // Give up on peers that vanish, so that their sockets come back to the pool.
-//!     socket.set_timeout(Some(Duration::from_secs(30)));
-//!     socket
-//! }
 //!
 //! /// Echoes one connection on port 7 of 10.0.0.1.
 //! fn echo_once<D: Device>(device: &mut D, clock: impl Clock) -> Result<(), SmoltcpError> {
@@ -116,15 +112,13 @@
 //!     });
 //!
 //!     // Three sockets: all three listen until one is accepted.
-//!     let mut buffers = [[0u8; 1024]; 6];
-//!     let [rx0, tx0, rx1, tx1, rx2, tx2] = &mut buffers;
+//!     let mut buffers = SocketPool::<3, 1024, 1024>::new();
 //!     let mut storage = [SocketStorage::EMPTY; 3];
 //!     let mut sockets = SocketSet::new(&mut storage[..]);
-//!     let pool = [
-//!         sockets.add(tcp_socket(rx0, tx0)),
-//!         sockets.add(tcp_socket(rx1, tx1)),
-//!         sockets.add(tcp_socket(rx2, tx2)),
-//!     ];
+//!     let pool = buffers.add_to(&mut sockets, |socket| {
+//!         // Give up on peers that vanish, so that their sockets come back to the pool.
+//!         socket.set_timeout(Some(Duration::from_secs(30)));
+//!     });
 //!     let mut stack = SmoltcpStack::new(&mut iface, device, &mut sockets, pool, clock)?;
 //!
 //!     let mut listener = stack.socket()?;
@@ -151,7 +145,14 @@ mod error;
 mod nal;
 mod pool;
 mod ports;
+mod socket_pool;
 mod stack;
 
 pub use error::SmoltcpError;
+pub use socket_pool::{pool_size, SocketPool};
 pub use stack::{SmoltcpSocket, SmoltcpStack};
+
+/// The smoltcp this adapter is built on, so that a firmware names the same version
+/// (`nal_echo::stack::smoltcp::smoltcp::iface::Interface`) rather than pulling in a
+/// second, incompatible one.
+pub use ::smoltcp;

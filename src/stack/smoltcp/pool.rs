@@ -7,7 +7,7 @@ use ::smoltcp::socket::tcp::{self, State};
 use ::smoltcp::socket::AnySocket;
 
 use super::error::SmoltcpError;
-use super::stack::{find_tcp, find_tcp_mut, smoltcp_instant, SmoltcpStack};
+use super::stack::{find_tcp, find_tcp_mut, SmoltcpStack};
 use crate::time::Clock;
 
 /// What a pool socket is doing for the adapter.
@@ -105,7 +105,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
     }
 
     pub(super) fn poll_iface(&mut self) -> bool {
-        let now = smoltcp_instant(self.clock.now());
+        let now = ::smoltcp::time::Instant::from(self.clock.now());
         self.iface.poll(now, &mut *self.device, self.sockets) == PollResult::SocketStateChanged
     }
 

@@ -246,27 +246,10 @@ pub(super) fn socket_addr(endpoint: IpEndpoint) -> SocketAddr {
     SocketAddr::new(IpAddr::from(endpoint.addr), endpoint.port)
 }
 
-/// The crate's millisecond time as smoltcp's microseconds. Clamped to half of
-/// smoltcp's range (about 146,000 years of uptime), so that neither the conversion
-/// nor smoltcp's own `instant + timeout` sums can overflow, whatever the clock says.
-pub(super) fn smoltcp_instant(now: crate::time::Instant) -> ::smoltcp::time::Instant {
-    const MAX_MICROS: i64 = i64::MAX / 2;
-    let millis = i64::try_from(now.total_millis()).unwrap_or(i64::MAX);
-    ::smoltcp::time::Instant::from_micros(millis.saturating_mul(1000).min(MAX_MICROS))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ::smoltcp::wire::{IpAddress, Ipv4Address};
-
-    #[test]
-    fn clock_millis_become_smoltcp_micros_without_overflow() {
-        let at = |ms| smoltcp_instant(crate::time::Instant::from_millis(ms));
-        assert_eq!(at(0), ::smoltcp::time::Instant::ZERO);
-        assert_eq!(at(1_500).total_micros(), 1_500_000);
-        assert_eq!(at(u64::MAX).total_micros(), i64::MAX / 2);
-    }
 
     #[test]
     fn endpoints_become_socket_addrs() {
