@@ -41,8 +41,7 @@
 //! once a second); the client reconnects with backoff. Bad arguments: message and
 //! usage on stderr, exit code 2; a HOST that does not resolve: exit 1.
 
-#[path = "support/mod.rs"]
-mod support;
+use nal_echo_host as support;
 
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};

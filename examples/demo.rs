@@ -25,8 +25,7 @@
 //! echoed, or if `--count N` was given and fewer than N came back; else 0. `--png PATH` writes the screen as a PNG after each redraw.
 //! Bad arguments: message and usage on stderr, exit code 2.
 
-#[path = "support/mod.rs"]
-mod support;
+use nal_echo_host as support;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

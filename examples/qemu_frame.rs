@@ -22,8 +22,7 @@
 //! The reference is drawn with the monospace font; the firmware is built without
 //! the `cjk` feature, so with `cjk` on the comparison is refused (exit 2).
 
-#[path = "support/mod.rs"]
-mod support;
+use nal_echo_host as support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

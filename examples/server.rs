@@ -47,8 +47,7 @@
 //! Runs until Ctrl-C (or until killed). Bad arguments: message and usage on stderr,
 //! exit code 2.
 
-#[path = "support/mod.rs"]
-mod support;
+use nal_echo_host as support;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};

@@ -80,8 +80,7 @@
 //! Exit code 0 only if hangs, corrupt and lost are 0 and at least one message was
 //! echoed; 1 otherwise; 2 on bad arguments (message and usage on stderr).
 
-#[path = "support/mod.rs"]
-mod support;
+use nal_echo_host as support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

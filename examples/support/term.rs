@@ -4,9 +4,10 @@
 
 use std::io::{self, IsTerminal, Stdout, Write};
 
+use nal_echo::display::HalfBlocks;
 use nal_echo::StatusScreen;
 
-use super::display::{HostDisplay, HEIGHT, WIDTH};
+use crate::display::{HostDisplay, WIDTH};
 
 /// Columns taken by the boxed screen: the frame plus the two sides of the box.
 pub const BOX_WIDTH: usize = WIDTH as usize + 2;
@@ -31,22 +32,17 @@ pub fn terminal_columns() -> Option<usize> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The glass as 32 lines of 128 characters: `▀` top pixel lit, `▄` bottom pixel
-/// lit, `█` both, space neither.
+/// The glass as 32 lines of 128 half-block characters (the library's
+/// [`HalfBlocks`]).
 pub fn frame_lines(display: &HostDisplay) -> Vec<String> {
-    (0..HEIGHT / 2)
-        .map(|row| {
-            (0..WIDTH)
-                .map(
-                    |x| match (display.lit(x, 2 * row), display.lit(x, 2 * row + 1)) {
-                        (true, true) => '█',
-                        (true, false) => '▀',
-                        (false, true) => '▄',
-                        (false, false) => ' ',
-                    },
-                )
-                .collect()
-        })
+    let lit = |x: i32, y: i32| match (u32::try_from(x), u32::try_from(y)) {
+        (Ok(x), Ok(y)) => display.lit(x, y),
+        _ => false,
+    };
+    HalfBlocks::new(lit)
+        .to_string()
+        .lines()
+        .map(String::from)
         .collect()
 }
 
@@ -131,6 +127,12 @@ impl TermView {
         print();
         let lines = std::mem::take(&mut self.shown);
         self.show(lines);
+    }
+}
+
+impl Default for TermView {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -8,6 +8,7 @@
 mod cjk;
 mod fit;
 mod flush;
+mod half_blocks;
 mod layout;
 mod mono;
 #[cfg(not(feature = "cjk"))]
@@ -20,6 +21,7 @@ mod status_screen;
 mod status_view;
 
 pub use flush::{Flush, NoFlush};
+pub use half_blocks::HalfBlocks;
 #[cfg(feature = "mock")]
 pub use recording::{DisplayFault, RecordingDisplay};
 pub use status_screen::StatusScreen;

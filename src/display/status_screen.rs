@@ -219,6 +219,21 @@ impl StatusScreen {
     }
 }
 
+/// The four lines as text, top to bottom, one per line: what the screen shows, for
+/// logs and host programs.
+impl fmt::Display for StatusScreen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\n{}\n{}\n{}",
+            self.header(),
+            self.state(),
+            self.counters(),
+            self.message()
+        )
+    }
+}
+
 impl Default for StatusScreen {
     fn default() -> Self {
         Self::new()
@@ -444,6 +459,17 @@ mod tests {
         assert_eq!(screen.state(), "1/4");
         screen.set_clients(0, 4, Some(peer));
         assert_eq!(screen.state(), "accepting.....");
+    }
+
+    #[test]
+    fn the_text_form_is_the_four_lines() {
+        let mut screen = StatusScreen::new();
+        screen.set_header(Some(Ipv4Addr::new(192, 168, 0, 4).into()), 5001);
+        screen.set_message_chars("Hello Handbit".chars());
+        assert_eq!(
+            std::format!("{screen}"),
+            "192.168.0.4:5001\naccepting.....\nacc 0 rej 0 err 0\nHello Handbit"
+        );
     }
 
     #[test]

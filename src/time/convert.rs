@@ -1,6 +1,6 @@
 //! Conversions between this crate's time types and core's and smoltcp's.
 
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 
 impl From<Duration> for core::time::Duration {
     fn from(d: Duration) -> Self {

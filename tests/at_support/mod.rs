@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-
 /// Both directions of the serial line between the board and the modem.
 #[derive(Default)]
 pub struct Wire {

@@ -2,9 +2,8 @@
 //! display with a "glass" ([`display::HostDisplay`]), terminal and PNG rendering,
 //! argument parsing, Ctrl-C handling and a free-port helper.
 //!
-//! Each example includes it with `#[path = "support/mod.rs"] mod support;` and uses
-//! only a part of it.
-#![allow(dead_code)]
+//! A crate of its own (a dev-dependency of nal-echo), so that each example uses
+//! only its part of it without hiding dead code.
 
 pub mod args;
 pub mod display;
@@ -25,7 +24,7 @@ use nal_echo::{ClientStats, Duration};
 pub const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 /// The tutorial's port.
-pub const DEFAULT_PORT: u16 = 5001;
+pub use nal_echo::DEFAULT_PORT;
 
 /// Sleep until one of `stack`'s sockets (or its clones') has news, at most
 /// [`IDLE_WAIT`]: the only place the examples wait.
