@@ -17,7 +17,7 @@ impl From<core::time::Duration> for Duration {
 
 #[cfg(feature = "smoltcp")]
 mod smoltcp_time {
-    use super::{Duration, Instant};
+    use crate::time::{Duration, Instant};
 
     /// The latest instant smoltcp can add its timeouts to without overflow.
     const MAX_MICROS: i64 = i64::MAX / 2;
