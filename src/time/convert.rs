@@ -72,6 +72,7 @@ mod tests {
     #[cfg(feature = "smoltcp")]
     #[test]
     fn smoltcp_times_convert_both_ways_and_saturate() {
+        use crate::time::Instant;
         let at: smoltcp::time::Instant = Instant::from_millis(2_500).into();
         assert_eq!(at, smoltcp::time::Instant::from_millis(2_500));
         assert_eq!(Instant::from(at), Instant::from_millis(2_500));
