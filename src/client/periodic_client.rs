@@ -84,6 +84,21 @@ impl<const N: usize> Outbox<N> {
             .unwrap_or_default()
     }
 
+    /// Bytes that the built messages in flight take. Without room there are none,
+    /// and a build without an outbox costs nothing.
+    fn used(in_flight: &Deque<InFlight, IN_FLIGHT>) -> usize {
+        if N == 0 {
+            return 0;
+        }
+        in_flight
+            .iter()
+            .map(|f| match f.msg {
+                Msg::Built(len) => len as usize,
+                Msg::Listed(_) => 0,
+            })
+            .sum()
+    }
+
     /// The oldest message, `len` long, was echoed: the rest of the `used` bytes
     /// move to the front.
     fn release(&mut self, used: usize, len: usize) {
@@ -91,17 +106,6 @@ impl<const N: usize> Outbox<N> {
             self.0.copy_within(len..used, 0);
         }
     }
-}
-
-/// Bytes of the outbox that the built messages in flight take.
-fn outbox_used(in_flight: &Deque<InFlight, IN_FLIGHT>) -> usize {
-    in_flight
-        .iter()
-        .map(|f| match f.msg {
-            Msg::Built(len) => len as usize,
-            Msg::Listed(_) => 0,
-        })
-        .sum()
 }
 
 // No heap to box the link into, and there is one state per client, so the size
@@ -404,7 +408,7 @@ where
                 self.stats.record_rtt(now - front.sent_at);
                 if let Msg::Built(len) = front.msg {
                     self.outbox
-                        .release(outbox_used(&link.in_flight), len as usize);
+                        .release(Outbox::<OUTBOX>::used(&link.in_flight), len as usize);
                 }
                 link.in_flight.pop_front();
             }
@@ -452,7 +456,7 @@ where
             return;
         }
         let msg = match produce {
-            Some(produce) => match self.build(outbox_used(&link.in_flight), produce) {
+            Some(produce) => match self.build(Outbox::<OUTBOX>::used(&link.in_flight), produce) {
                 Some(msg) => msg,
                 None => return self.count_missed(1),
             },
@@ -478,7 +482,7 @@ where
     /// room.
     fn build(&mut self, used: usize, produce: impl FnOnce(&mut [u8]) -> usize) -> Option<Msg> {
         let room = self.outbox.room(used);
-        if room.is_empty() {
+        if OUTBOX == 0 || room.is_empty() {
             return None;
         }
         // A producer claiming more than the room gets the room.
@@ -507,7 +511,7 @@ where
         link: &mut Link<Stack::TcpSocket>,
     ) -> Result<bool, ClientError<Stack::Error>> {
         let mut progress = false;
-        let used = outbox_used(&link.in_flight);
+        let used = Outbox::<OUTBOX>::used(&link.in_flight);
         for _ in 0..SEND_TRIES {
             let Some(current) = link.in_flight.back_mut() else {
                 break;
