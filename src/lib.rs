@@ -30,3 +30,10 @@ pub use text::TextDecoder;
 pub use time::{Clock, Duration, Instant};
 
 pub use embedded_nal;
+
+/// The board quick start of `docs/no_std.md`, compiled as a doctest so that the page
+/// cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/no_std.md")]
+struct NoStdQuickStart;
+

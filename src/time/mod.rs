@@ -128,8 +128,8 @@ impl fmt::Display for Duration {
 /// embedded-hal 1.0 has no clock trait, so the crate has this one. On a board,
 /// [`CounterClock`] implements it over a free-running 32-bit counter (and `&clock`
 /// shares one clock between the client, the smoltcp adapter and the server's
-/// `poll`); on a host, [`StdClock`](crate::time::StdClock) (feature `std`); in
-/// tests, [`MockClock`](crate::time::MockClock) (feature `mock`). Implement it by
+/// `poll`); on a host, [`StdClock`] (feature `std`); in
+/// tests, [`MockClock`] (feature `mock`). Implement it by
 /// hand like this:
 ///
 /// ```
