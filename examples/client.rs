@@ -152,6 +152,8 @@ enum End {
     Interrupted,
 }
 
+type Client = PeriodicClient<StdStack, StdClock>;
+
 fn main() -> ExitCode {
     let opts = parse();
     let remote = match resolve(&opts.connect) {
@@ -161,26 +163,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut config = ClientConfig::new(remote);
-    config.messages = opts.messages;
-    config.period = Duration::from_millis(opts.period_ms);
-    config.seed = std::process::id();
-    let clock = StdClock::new();
+    let config = ClientConfig::new(remote)
+        .with_messages(opts.messages)
+        .with_period(Duration::from_millis(opts.period_ms))
+        .with_seed(std::process::id());
     let stack = StdStack::new();
     let waiter = stack.clone();
-    let mut client = PeriodicClient::new(stack, clock, config);
+    let mut client = PeriodicClient::new(stack, StdClock::new(), config);
+    let end = run(&mut client, &opts, &waiter);
+    let stats = *client.stats();
+    let _ = client.release();
+    report(end, &stats)
+}
 
+/// Polls until the `--count` echoes are verified, a mismatch or the deadline ends
+/// the run, or Ctrl-C; prints what happens as it happens.
+fn run(client: &mut Client, opts: &Options, waiter: &StdStack) -> End {
+    let clock = StdClock::new();
     let stop = support::ctrl_c_flag();
     let deadline = opts.count.map(|n| {
         StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
     });
     let mut errors = ErrorLog::default();
     let mut seen = ClientStats::default();
-    let mut out = std::io::stdout();
-
-    let code = loop {
+    loop {
         if stop.load(Ordering::SeqCst) {
-            break End::Interrupted;
+            return End::Interrupted;
         }
         if deadline.is_some_and(|d| clock.elapsed() >= d) {
             let (got, want) = (client.stats().echoed, opts.count.unwrap_or(0));
@@ -188,73 +196,89 @@ fn main() -> ExitCode {
                 "client: {got} of {want} echoes verified in {:.1} s; giving up",
                 clock.elapsed().as_secs_f64()
             );
-            break End::Failed;
+            return End::Failed;
         }
-
-        let progress = match client.poll() {
-            Ok(progress) => progress.is_busy(),
-            Err(ClientError::EchoMismatch) => true, // printed below from the stats
-            Err(e) => {
-                if let Some(line) = errors.line(&e) {
-                    eprintln!("{line}");
-                }
-                true
-            }
-        };
-
+        let progress = poll_once(client, &mut errors);
         let now = *client.stats();
-        let mut lines = Vec::new();
-        if now.connects != seen.connects {
-            lines.push(format!("connected to {remote}"));
-        }
-        let new_echoes = now.echoed.wrapping_sub(seen.echoed);
-        if new_echoes > 0 {
-            let total = now.rtt_total.total_millis() - seen.rtt_total.total_millis();
-            let rtt = total / u64::from(new_echoes);
-            for n in seen.echoed + 1..=now.echoed {
-                lines.push(format!("echo {n} ok rtt {rtt} ms"));
-            }
-        }
+        print_lines(&news(&seen, &now, client.config().remote));
         let mismatch = now.mismatches != seen.mismatches;
-        if mismatch {
-            lines.push(format!("mismatch: {}", ClientError::<()>::EchoMismatch));
-        }
         seen = now;
-        if !lines.is_empty() {
-            let mut lock = out.lock();
-            for line in lines {
-                let _ = writeln!(lock, "{line}");
-            }
-            let _ = lock.flush();
-        }
-
         if let Some(count) = opts.count {
             if mismatch {
-                break End::Failed;
+                return End::Failed;
             }
             if now.echoed >= count {
-                break End::Done;
+                return End::Done;
             }
         }
         if !progress {
-            support::idle_wait(&waiter);
+            support::idle_wait(waiter);
         }
-    };
+    }
+}
 
-    let stats = *client.stats();
-    let _ = client.release();
-    match code {
+/// One poll; an error is printed once per kind (a mismatch is reported from the
+/// stats). Returns whether anything happened.
+fn poll_once(client: &mut Client, errors: &mut ErrorLog) -> bool {
+    match client.poll() {
+        Ok(progress) => progress.is_busy(),
+        Err(ClientError::EchoMismatch) => true,
+        Err(e) => {
+            if let Some(line) = errors.line(&e) {
+                eprintln!("{line}");
+            }
+            true
+        }
+    }
+}
+
+/// What changed between two snapshots of the stats: a connect, each verified echo
+/// with the round trip, a mismatch.
+fn news(seen: &ClientStats, now: &ClientStats, remote: SocketAddr) -> Vec<String> {
+    let mut lines = Vec::new();
+    if now.connects != seen.connects {
+        lines.push(format!("connected to {remote}"));
+    }
+    let new_echoes = now.echoed.wrapping_sub(seen.echoed);
+    if new_echoes > 0 {
+        let total = now.rtt_total.total_millis() - seen.rtt_total.total_millis();
+        let rtt = total / u64::from(new_echoes);
+        for n in seen.echoed + 1..=now.echoed {
+            lines.push(format!("echo {n} ok rtt {rtt} ms"));
+        }
+    }
+    if now.mismatches != seen.mismatches {
+        lines.push(format!("mismatch: {}", ClientError::<()>::EchoMismatch));
+    }
+    lines
+}
+
+fn print_lines(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+}
+
+/// The last line and the exit code: 0 for `--count` done or a clean Ctrl-C.
+fn report(end: End, stats: &ClientStats) -> ExitCode {
+    let mut out = std::io::stdout();
+    match end {
         End::Done => {
-            let _ = writeln!(out, "rtt min/avg/max {} ms", support::rtt_triple(&stats));
+            let _ = writeln!(out, "rtt min/avg/max {} ms", support::rtt_triple(stats));
             let _ = out.flush();
             ExitCode::SUCCESS
         }
         End::Failed => {
-            eprintln!("client: {}", summary(&stats));
+            eprintln!("client: {}", summary(stats));
             ExitCode::FAILURE
         }
         End::Interrupted => {
-            let _ = writeln!(out, "{}", summary(&stats));
+            let _ = writeln!(out, "{}", summary(stats));
             let _ = out.flush();
             if stats.mismatches > 0 {
                 ExitCode::FAILURE

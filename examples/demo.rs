@@ -106,87 +106,32 @@ type Client = PeriodicClient<StdStack, StdClock>;
 fn main() -> ExitCode {
     let opts = parse();
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let port = match support::pick_port(localhost, support::DEFAULT_PORT) {
-        Ok((port, false)) => port,
-        Ok((port, true)) => {
-            eprintln!(
-                "demo: port {} is taken, using {port}",
-                support::DEFAULT_PORT
-            );
-            port
-        }
-        Err(e) => {
-            eprintln!("demo: no free port on {localhost}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(port) = choose_port(localhost) else {
+        return ExitCode::FAILURE;
     };
-
     let clock = StdClock::new();
-    let mut server_config = ServerConfig::default();
-    server_config.port = port;
-    server_config.local_ip = Some(localhost);
     // One readiness list for both sides, so the loop sleeps until either has news.
     let stack = StdStack::bind_to(localhost);
     let waiter = stack.clone();
+    let server_config = ServerConfig::default()
+        .with_port(port)
+        .with_local_ip(localhost);
     let mut server: Server = EchoServer::new(stack.clone(), HostDisplay::new(), server_config);
-    let mut client_config =
-        ClientConfig::new(SocketAddr::new(localhost, port)).with_messages(TUTORIAL_MESSAGES);
-    client_config.seed = std::process::id();
+    let client_config = ClientConfig::new(SocketAddr::new(localhost, port))
+        .with_messages(TUTORIAL_MESSAGES)
+        .with_seed(std::process::id());
     let mut client: Client = PeriodicClient::new(stack, clock, client_config);
 
-    let stop = support::ctrl_c_flag();
-    let mut view = if term::stdout_is_terminal() {
-        View::Terminal {
-            view: TermView::new(),
-            columns: term::terminal_columns(),
-            frame: u64::MAX,
-            side: Vec::new(),
-            at: None,
-        }
-    } else {
-        View::Plain(ScreenText::default())
-    };
-    let mut png = opts.png.map(PngWriter::new);
-    let mut errors = ErrorLog::default();
-
-    let mut draining: Option<std::time::Instant> = None;
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        if opts.count.is_some_and(|n| answered(client.stats()) >= n) {
-            break;
-        }
-        if let Some(since) = draining {
-            let s = client.stats();
-            if answered(s) >= s.sent || since.elapsed() >= DRAIN {
-                break;
-            }
-        } else if opts.seconds.is_some_and(|limit| clock.elapsed() >= limit) {
-            // Time is up: no new message is sent, but one on its way may come back.
-            draining = Some(std::time::Instant::now());
-            continue;
-        }
-
-        let mut progress = false;
-        match server.poll(clock.instant()) {
-            Ok(p) => progress |= p.is_busy(),
-            Err(e) => report(&mut view, errors.line(&e)),
-        }
-        match client.poll() {
-            Ok(p) => progress |= p.is_busy(),
-            Err(e) => report(&mut view, errors.line(&e)),
-        }
-        while server.next_event().is_some() {} // the demo shows no connection log
-
-        render(&mut view, &mut server, &client, &clock);
-        if let Some(png) = png.as_mut() {
-            png.update(server.display_mut());
-        }
-        if !progress {
-            support::idle_wait(&waiter);
-        }
-    }
+    let mut view = new_view();
+    let mut png = opts.png.clone().map(PngWriter::new);
+    run(
+        &opts,
+        &mut server,
+        &mut client,
+        &mut view,
+        &mut png,
+        &waiter,
+    );
 
     // Show the last state, then give the terminal back before the summary.
     if let View::Terminal { at, .. } = &mut view {
@@ -199,12 +144,100 @@ fn main() -> ExitCode {
     let stats = *client.stats();
     let _ = client.release();
     let _ = server.release();
+    summary(&opts, &stats)
+}
+
+/// The tutorial's port, or another one if it is taken; `None` if there is none.
+fn choose_port(ip: IpAddr) -> Option<u16> {
+    match support::pick_port(ip, support::DEFAULT_PORT) {
+        Ok((port, false)) => Some(port),
+        Ok((port, true)) => {
+            eprintln!(
+                "demo: port {} is taken, using {port}",
+                support::DEFAULT_PORT
+            );
+            Some(port)
+        }
+        Err(e) => {
+            eprintln!("demo: no free port on {ip}: {e}");
+            None
+        }
+    }
+}
+
+/// The screen in the terminal, or its text lines when stdout is not a terminal.
+fn new_view() -> View {
+    if term::stdout_is_terminal() {
+        View::Terminal {
+            view: TermView::new(),
+            columns: term::terminal_columns(),
+            frame: u64::MAX,
+            side: Vec::new(),
+            at: None,
+        }
+    } else {
+        View::Plain(ScreenText::default())
+    }
+}
+
+/// Polls both sides and redraws until Ctrl-C, `--count` answers, or `--seconds`
+/// (then the messages on their way may still come back, for `DRAIN` at most).
+fn run(
+    opts: &Options,
+    server: &mut Server,
+    client: &mut Client,
+    view: &mut View,
+    png: &mut Option<PngWriter>,
+    waiter: &StdStack,
+) {
+    let clock = StdClock::new();
+    let stop = support::ctrl_c_flag();
+    let mut errors = ErrorLog::default();
+    let mut draining: Option<std::time::Instant> = None;
+    loop {
+        if stop.load(Ordering::SeqCst) || opts.count.is_some_and(|n| answered(client.stats()) >= n)
+        {
+            return;
+        }
+        if let Some(since) = draining {
+            let s = client.stats();
+            if answered(s) >= s.sent || since.elapsed() >= DRAIN {
+                return;
+            }
+        } else if opts.seconds.is_some_and(|limit| clock.elapsed() >= limit) {
+            // Time is up: no new message is sent, but one on its way may come back.
+            draining = Some(std::time::Instant::now());
+            continue;
+        }
+        let mut progress = false;
+        match server.poll(clock.instant()) {
+            Ok(p) => progress |= p.is_busy(),
+            Err(e) => report(view, errors.line(&e)),
+        }
+        match client.poll() {
+            Ok(p) => progress |= p.is_busy(),
+            Err(e) => report(view, errors.line(&e)),
+        }
+        while server.next_event().is_some() {} // the demo shows no connection log
+        render(view, server, client, &clock);
+        if let Some(png) = png.as_mut() {
+            png.update(server.display_mut());
+        }
+        if !progress {
+            support::idle_wait(waiter);
+        }
+    }
+}
+
+/// The summary line and the exit code: failure on a mismatch, on no echo at all in
+/// a timed run, or on fewer echoes than `--count`.
+fn summary(opts: &Options, stats: &ClientStats) -> ExitCode {
     println!(
         "demo: sent {}, echoed {}, mismatches {}, rtt min/avg/max {} ms",
         stats.sent,
         stats.echoed,
         stats.mismatches,
-        support::rtt_triple(&stats)
+        support::rtt_triple(stats)
     );
     let _ = std::io::stdout().flush();
     let too_few = opts.count.is_some_and(|n| stats.echoed < n);

@@ -36,4 +36,3 @@ pub use embedded_nal;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/no_std.md")]
 struct NoStdQuickStart;
-
