@@ -1,4 +1,4 @@
-//! [`ClientConfig`]: what a [`PeriodicClient`](crate::PeriodicClient) sends, where and when.
+//! [`ClientConfig`]: what a [`PeriodicClient`](crate::client::PeriodicClient) sends, where and when.
 
 use core::net::SocketAddr;
 

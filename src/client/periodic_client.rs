@@ -127,7 +127,7 @@ type ClientResult<S> = Result<bool, ClientError<<S as TcpClientStack>::Error>>;
 /// `connected_at + k * period`, however late a poll comes; periods that pass without
 /// a send are counted in [`ClientStats::missed_ticks`], never sent in a burst later.
 /// Any failure (refused, timed out, reset, closed, mismatched or missing echo) closes
-/// the socket and reconnects after the [`Backoff`](crate::Backoff) wait. The
+/// the socket and reconnects after the [`Backoff`](crate::client::Backoff) wait. The
 /// schedule starts again with each connection.
 ///
 /// `Timer` is the [`Clock`] the client reads; `poll` never blocks. The

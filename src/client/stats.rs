@@ -2,7 +2,7 @@
 
 use crate::time::Duration;
 
-/// Counters of a [`PeriodicClient`](crate::PeriodicClient).
+/// Counters of a [`PeriodicClient`](crate::client::PeriodicClient).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ClientStats {

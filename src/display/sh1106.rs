@@ -15,16 +15,16 @@
 //! Drawing goes into a 1 KiB frame buffer (8 pages of 128 bytes; bit `y % 8` of
 //! byte `x` in page `y / 8`). For every page the driver keeps the range of columns
 //! whose bytes differ from what the panel was last sent: a pixel set to the colour
-//! it already has marks nothing. [`flush`](crate::Flush::flush) then sends, for each
+//! it already has marks nothing. [`flush`](crate::display::Flush::flush) then sends, for each
 //! page with such columns, one command write (control byte `0x00`: page `0xB0 + page`,
 //! then the column `first + 2` as low nibble `0x00 | (c & 0x0F)` and high nibble
 //! `0x10 | (c >> 4)`) and one data write (control byte `0x40` and the bytes of that
-//! range). A message update on the [`StatusScreen`](crate::StatusScreen) therefore
+//! range). A message update on the [`StatusScreen`](crate::display::StatusScreen) therefore
 //! costs only the changed columns of the two pages of its line.
 //!
 //! [`DrawTarget::clear`] is the exception: it marks every column of every page, so
 //! the next flush sends the whole frame. `StatusScreen` clears on its first draw and
-//! after [`invalidate`](crate::StatusScreen::invalidate) (and after a failed draw), so
+//! after [`invalidate`](crate::display::StatusScreen::invalidate) (and after a failed draw), so
 //! a panel that lost or garbled its RAM is repainted completely.
 //!
 //! ```no_run

@@ -55,7 +55,7 @@ const ACCEPTING: &str = "accepting.....";
 /// followed by its last 20. The `cjk` message line is measured with the font's
 /// advance widths, by the same rule. Control characters passed to
 /// [`set_message_chars`](Self::set_message_chars) are stored as `?`; feed received
-/// bytes through a [`TextDecoder`](crate::TextDecoder) to avoid them.
+/// bytes through a [`TextDecoder`](crate::text::TextDecoder) to avoid them.
 ///
 /// # Drawing
 ///

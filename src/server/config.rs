@@ -47,7 +47,7 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     /// Peers allowed to connect. Empty (the default) allows everyone; otherwise any
     /// other peer is closed at once and counted in
-    /// [`ServerStats::denied`](crate::ServerStats::denied). IPv4-mapped IPv6
+    /// [`ServerStats::denied`](crate::server::ServerStats::denied). IPv4-mapped IPv6
     /// addresses (`::ffff:a.b.c.d`, as a dual-stack listener reports IPv4 peers)
     /// match their IPv4 entry.
     pub allowlist: heapless::Vec<IpAddr, ALLOWLIST_CAPACITY>,

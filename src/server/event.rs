@@ -21,7 +21,7 @@ pub enum CloseReason {
 }
 
 /// A change in the server's connections. Read them with
-/// [`EchoServer::next_event`](crate::EchoServer::next_event).
+/// [`EchoServer::next_event`](crate::server::EchoServer::next_event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerEvent {

@@ -1,6 +1,6 @@
 //! [`ServerStats`]: what the echo server has done so far.
 
-/// Counters of an [`EchoServer`](crate::EchoServer). They only grow (except `active`),
+/// Counters of an [`EchoServer`](crate::server::EchoServer). They only grow (except `active`),
 /// and wrap rather than panic after 2^32 events or 2^64 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -14,7 +14,7 @@
 //! Every call (`socket`, `connect`, `send`, `receive`, `close` and [`poll`]) first
 //! reads what the serial line has, acts on it and sends the next command. A client
 //! waiting out its backoff makes no calls, so call [`poll`] on every pass of the
-//! main loop as well (for a [`PeriodicClient`](crate::PeriodicClient):
+//! main loop as well (for a [`PeriodicClient`](crate::client::PeriodicClient):
 //! `client.stack_mut().poll()`), or the Wi-Fi setup stalls meanwhile.
 //!
 //! The serial port must not block either: the stack reads only while
@@ -128,7 +128,7 @@
 //!
 //! Any doubt while a connection is open ends it with [`AtError::Framing`] (its
 //! unconfirmed bytes dropped), counts it in [`framing_errors`](AtStack::framing_errors)
-//! and makes `close` send `AT+CIPCLOSE`; a [`PeriodicClient`](crate::PeriodicClient)
+//! and makes `close` send `AT+CIPCLOSE`; a [`PeriodicClient`](crate::client::PeriodicClient)
 //! then reconnects with its backoff. A doubt is: a header that does not parse or
 //! is out of bounds, a payload not followed by what the firmware sends, a line the
 //! firmware does not print (noise, a payload whose header was lost), a line too

@@ -13,7 +13,7 @@
 //! passes its tests on it unchanged, but embassy-net does not use it yet. smoltcp-nal
 //! implements only the client traits and owns the interface; this adapter borrows
 //! the interface, the device and the socket set, and adds `TcpFullStack`, which
-//! [`EchoServer`](crate::EchoServer) needs.
+//! [`EchoServer`](crate::server::EchoServer) needs.
 //!
 //! # How the calls map onto smoltcp
 //!
@@ -71,7 +71,7 @@
 //! * With the default backlog, `k` clients whose SYNs arrive at once are all
 //!   answered if `k` ≤ `N` − connections open − connections still closing (FIN
 //!   sent, not yet in TIME-WAIT); the SYNs beyond that get a reset.
-//!   [`EchoServer`](crate::EchoServer) accepts every connection and closes those
+//!   [`EchoServer`](crate::server::EchoServer) accepts every connection and closes those
 //!   beyond its `SLOTS` at once, so with `N` ≥ `SLOTS + 2 + C`, where `C` is the
 //!   number of connections that may still be closing at that moment, `SLOTS`
 //!   clients that connect at the same instant are all served and the next one is

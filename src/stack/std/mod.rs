@@ -2,8 +2,8 @@
 //! host programs and tests (feature `std`).
 //!
 //! Every call returns at once: what would have to wait reports
-//! [`nb::Error::WouldBlock`], so [`EchoServer`](crate::EchoServer) and
-//! [`PeriodicClient`](crate::PeriodicClient) keep their never-blocking poll loop on
+//! [`nb::Error::WouldBlock`], so [`EchoServer`](crate::server::EchoServer) and
+//! [`PeriodicClient`](crate::client::PeriodicClient) keep their never-blocking poll loop on
 //! a PC just as on a board.
 //!
 //! This is a small adapter of its own, on socket2, rather than the
@@ -123,7 +123,7 @@ impl StdStack {
     /// the client's period). Where the OS's notification is not available (Windows,
     /// or a socket the OS refused to watch), it sleeps at most 1 ms. Meant for one
     /// waiting thread: clones waiting on several threads take turns.
-    pub fn wait(&self, timeout: crate::Duration) -> bool {
+    pub fn wait(&self, timeout: crate::time::Duration) -> bool {
         self.readiness.wait(timeout)
     }
 

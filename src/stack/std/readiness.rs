@@ -5,7 +5,7 @@ use ::std::sync::atomic::{AtomicBool, Ordering};
 use ::std::sync::{Arc, Mutex};
 use ::std::time::Duration as StdDuration;
 
-use crate::Duration;
+use crate::time::Duration;
 
 /// The longest a wait sleeps where readiness is not watched (no mio `Poll`, or a
 /// socket that could not be registered): short, so that loops stay responsive.
