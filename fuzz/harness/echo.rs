@@ -6,7 +6,8 @@
 //! buffers of 16 bytes (every receive decoded at once, slots full all the time) or
 //! of 2400 bytes (long receives deferred to the redraw), idle timeout, refresh
 //! interval, allowlist, whether the screen starts on, the periodic client's
-//! messages and timeouts. Then every
+//! messages (listed, or built at run time into its outbox by `poll_with`, some
+//! longer than the room they get) and timeouts. Then every
 //! byte (with the bytes it needs) is one step:
 //!
 //! - a raw client connects, sends a chunk, reads (any buffer size), closes (with or
@@ -89,6 +90,8 @@ const MESSAGES_SHORT: &[&[u8]] = &[
     "掌控板".as_bytes(),
 ];
 const LONG: [u8; 1500] = long_message();
+/// The periodic client's outbox for messages built at run time.
+const OUTBOX: usize = 24;
 const MESSAGES_LONG: &[&[u8]] = &[&LONG, b"x"];
 
 const fn long_message() -> [u8; 1500] {
@@ -199,10 +202,12 @@ impl<const BUF: usize> World<BUF> {
     fn client_config(&self) -> ClientConfig {
         let [messages, period, timeouts] = self.client_setup;
         let mut config = ClientConfig::new(SocketAddr::new(SERVER_IP, PORT));
-        config.messages = match messages % 3 {
+        config.messages = match messages % 4 {
             0 => nal_echo::TUTORIAL_MESSAGES,
             1 => MESSAGES_SHORT,
-            _ => MESSAGES_LONG,
+            2 => MESSAGES_LONG,
+            // Built at run time instead (`poll_with`); no listed ones.
+            _ => &[],
         };
         config.period = Duration::from_millis(u64::from(period) * 4);
         config.connect_timeout = Duration::from_millis(u64::from(timeouts & 0x0F) * 20);
@@ -223,7 +228,15 @@ impl<const BUF: usize> World<BUF> {
             self.server_config(),
         );
         let periodic_stack = ZeroingStack::new(net.stack(PERIODIC_IP), &periodic_zeros);
-        let mut periodic = PeriodicClient::new(periodic_stack, &clock, self.client_config());
+        let mut periodic = PeriodicClient::<_, _, OUTBOX>::with_outbox(
+            periodic_stack,
+            &clock,
+            self.client_config(),
+        );
+        let mut reports = Reports {
+            built: self.client_setup[0] % 4 == 3,
+            count: 0,
+        };
         let mut client_stacks = [net.stack(CLIENT_IP), net.stack(STRANGER_IP)];
         let mut hog = net.stack(HOG_IP);
         let mut hogged: Vec<MockSocket> = Vec::new();
@@ -261,7 +274,7 @@ impl<const BUF: usize> World<BUF> {
                 }
                 17..=19 => {
                     jump(&clock, cursor.byte());
-                    let _ = periodic.poll();
+                    let _ = reports.poll(&mut periodic);
                 }
                 20..=22 => inject(&net.stack(SERVER_IP), cursor),
                 23 | 24 => inject(stack, cursor),
@@ -302,7 +315,7 @@ impl<const BUF: usize> World<BUF> {
                     for _ in 0..3 {
                         let _ = server.poll(clock.now_instant());
                         drain_events(&mut server, &mut tally);
-                        let _ = periodic.poll();
+                        let _ = reports.poll(&mut periodic);
                     }
                 }
             }
@@ -378,7 +391,7 @@ impl<const BUF: usize> World<BUF> {
         server: &EchoServer<Stack, Display, SLOTS, BUF>,
         tally: &Tally,
         clients: &[RawClient],
-        periodic: &PeriodicClient<ZeroingStack<'_>, Timer>,
+        periodic: &PeriodicClient<ZeroingStack<'_>, Timer, OUTBOX>,
     ) where
         Stack: nal_echo::embedded_nal::TcpFullStack,
         Display: nal_echo::Flush,
@@ -671,5 +684,33 @@ impl TcpFullStack for ZeroingStack<'_> {
         socket: &mut MockSocket,
     ) -> nb::Result<(MockSocket, SocketAddr), MockError> {
         self.inner.accept(socket)
+    }
+}
+
+/// The periodic client's messages when they are built at run time: a count, in
+/// messages of changing length, some longer than the room they are given (the
+/// client must send only the room), some empty.
+struct Reports {
+    built: bool,
+    count: u32,
+}
+
+impl Reports {
+    fn poll<Timer: nal_echo::Clock>(
+        &mut self,
+        client: &mut PeriodicClient<ZeroingStack<'_>, Timer, OUTBOX>,
+    ) -> Result<nal_echo::Progress, nal_echo::ClientError<nal_echo::stack::mock::MockError>> {
+        if !self.built {
+            return client.poll();
+        }
+        client.poll_with(|room| {
+            self.count = self.count.wrapping_add(1);
+            let text = format!("seen {} ", self.count);
+            let claimed = (self.count as usize * 7) % 40;
+            for (i, b) in room.iter_mut().take(claimed).enumerate() {
+                *b = text.as_bytes()[i % text.len()];
+            }
+            claimed
+        })
     }
 }
