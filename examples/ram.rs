@@ -43,4 +43,8 @@ fn main() {
         "PeriodicClient:            {} bytes",
         size_of::<PeriodicClient<MockStack<'static>, &MockClock>>()
     );
+    println!(
+        "PeriodicClient, outbox 64: {} bytes",
+        size_of::<PeriodicClient<MockStack<'static>, &MockClock, 64>>()
+    );
 }
