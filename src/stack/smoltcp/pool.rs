@@ -69,7 +69,8 @@ pub(super) fn finished(state: State) -> bool {
     matches!(state, State::Closed | State::TimeWait)
 }
 
-/// Quiet polls after which `drive` tends the pool all the same.
+/// Quiet polls after which `drive` tends the pool all the same: the next poll
+/// tends it, the 16th quiet one in a row (as the module docs say).
 const TEND_EVERY: u8 = 15;
 
 impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
