@@ -169,8 +169,10 @@ fn main() -> ExitCode {
         .with_seed(std::process::id());
     let stack = StdStack::new();
     let waiter = stack.clone();
-    let mut client = PeriodicClient::new(stack, StdClock::new(), config);
-    let end = run(&mut client, &opts, &waiter);
+    // The client's clock and the deadline's share their origin (a copy).
+    let clock = StdClock::new();
+    let mut client = PeriodicClient::new(stack, clock, config);
+    let end = run(&mut client, &opts, &waiter, &clock);
     let stats = *client.stats();
     let _ = client.release();
     report(end, &stats)
@@ -178,8 +180,7 @@ fn main() -> ExitCode {
 
 /// Polls until the `--count` echoes are verified, a mismatch or the deadline ends
 /// the run, or Ctrl-C; prints what happens as it happens.
-fn run(client: &mut Client, opts: &Options, waiter: &StdStack) -> End {
-    let clock = StdClock::new();
+fn run(client: &mut Client, opts: &Options, waiter: &StdStack, clock: &StdClock) -> End {
     let stop = support::ctrl_c_flag();
     let deadline = opts.count.map(|n| {
         StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK

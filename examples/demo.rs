@@ -131,6 +131,7 @@ fn main() -> ExitCode {
         &mut view,
         &mut png,
         &waiter,
+        &clock,
     );
 
     // Show the last state, then give the terminal back before the summary.
@@ -189,8 +190,8 @@ fn run(
     view: &mut View,
     png: &mut Option<PngWriter>,
     waiter: &StdStack,
+    clock: &StdClock,
 ) {
-    let clock = StdClock::new();
     let stop = support::ctrl_c_flag();
     let mut errors = ErrorLog::default();
     let mut draining: Option<std::time::Instant> = None;
@@ -219,7 +220,7 @@ fn run(
             Err(e) => report(view, errors.line(&e)),
         }
         while server.next_event().is_some() {} // the demo shows no connection log
-        render(view, server, client, &clock);
+        render(view, server, client, clock);
         if let Some(png) = png.as_mut() {
             png.update(server.display_mut());
         }
