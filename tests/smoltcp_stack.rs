@@ -998,26 +998,24 @@ fn answer<const N: usize>(wire: &Wire, server: &mut Stack<'_, N>) -> Segment {
     answers.remove(0)
 }
 
-#[test]
-fn a_sack_block_across_the_sequence_wrap_is_answered_without_overflow() {
-    let wire = Wire::leaked();
-    let clock = MockClock::new();
-    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
-    let mut server = a.stack(&clock);
-    let mut l = listener(&mut server, 7);
+/// A hand-made peer's connection to port 7 of `server`, its first byte at sequence
+/// number `isn + 1`; gives the accepted socket and the peer's acknowledgement number.
+fn stranger_connection<const N: usize>(
+    wire: &Wire,
+    clock: &MockClock,
+    server: &mut Stack<'_, N>,
+    isn: i32,
+) -> (SmoltcpSocket, Option<TcpSeqNumber>) {
+    let mut l = listener(server, 7);
     let peer = ip(CLIENT);
     wire.inject(CLIENT, &arp_request(SERVER, peer));
     server.poll();
     assert!(wire.take(SERVER).is_some(), "no ARP reply");
-
-    // The peer's first byte is sequence number 2^32 - 15: the server acknowledges
-    // numbers just below the wrap.
-    let isn = -16;
     wire.inject(
         CLIENT,
         &tcp_frame(SERVER, peer, &stranger_segment(isn, None, &[])),
     );
-    let syn_ack = answer(wire, &mut server);
+    let syn_ack = answer(wire, server);
     assert_eq!(
         (syn_ack.control, syn_ack.ack),
         (TcpControl::Syn, Some(TcpSeqNumber(isn + 1)))
@@ -1027,7 +1025,21 @@ fn a_sack_block_across_the_sequence_wrap_is_answered_without_overflow() {
         CLIENT,
         &tcp_frame(SERVER, peer, &stranger_segment(isn + 1, ours, &[])),
     );
-    let (mut conn, _) = until(&clock, "accept", || server.accept(&mut l).ok());
+    let (conn, _) = until(clock, "accept", || server.accept(&mut l).ok());
+    (conn, ours)
+}
+
+#[test]
+fn a_sack_block_across_the_sequence_wrap_is_answered_without_overflow() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
+    let mut server = a.stack(&clock);
+    // The peer's first byte is sequence number 2^32 - 15: the server acknowledges
+    // numbers just below the wrap.
+    let isn = -16;
+    let (mut conn, ours) = stranger_connection(wire, &clock, &mut server, isn);
+    let peer = ip(CLIENT);
 
     // Bytes 100..110 arrive before 0..100: the ACK carries a SACK block beyond the
     // wrap. smoltcp 0.12 summed it in usize from the sign-extended ack and overflowed.
@@ -1045,6 +1057,83 @@ fn a_sack_block_across_the_sequence_wrap_is_answered_without_overflow() {
     let mut got = Vec::new();
     read_into(&mut server, &mut conn, &mut got);
     assert_eq!(got, data);
+}
+
+/// Everything `socket` delivers up to its end of stream; panics on an error.
+fn read_to_end<const N: usize>(server: &mut Stack<'_, N>, socket: &mut SmoltcpSocket) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 7];
+    for _ in 0..ROUNDS {
+        match server.receive(socket, &mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(nb::Error::WouldBlock) => panic!("no end of stream after {got:?}"),
+            Err(e) => panic!("receive failed after {got:?}: {e:?}"),
+        }
+    }
+    panic!("no end of stream within {ROUNDS} reads");
+}
+
+fn with_fin(segment: TcpRepr<'_>) -> TcpRepr<'_> {
+    TcpRepr {
+        control: TcpControl::Fin,
+        ..segment
+    }
+}
+
+#[test]
+fn the_stream_ends_at_the_peers_fin_whatever_the_peer_sends_after_it() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
+    let mut server = a.stack(&clock);
+    let isn = 1000;
+    let (mut conn, ours) = stranger_connection(wire, &clock, &mut server, isn);
+    let peer = ip(CLIENT);
+    let data: Vec<u8> = (0..40u8).collect();
+
+    // Bytes 0..10 and the FIN on 10, then text from 10 on in the same poll and from
+    // 20 on in a later one. smoltcp takes the text after the FIN, less the byte on
+    // the FIN's number; the adapter ends the stream at the FIN.
+    let fin = with_fin(stranger_segment(isn + 1, ours, &data[..10]));
+    let after = stranger_segment(isn + 11, ours, &data[10..20]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &fin));
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &after));
+    server.poll();
+    let later = stranger_segment(isn + 21, ours, &data[20..]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &later));
+    server.poll();
+    assert_eq!(read_to_end(&mut server, &mut conn), &data[..10]);
+    assert_eq!(
+        server.receive(&mut conn, &mut [0u8; 4]),
+        Ok(0),
+        "the end stays"
+    );
+}
+
+/// The one case where bytes past the FIN come through, as the module docs say:
+/// they reached the socket, out of order, before the FIN did, and they come at
+/// their own places in the peer's stream.
+#[test]
+fn text_past_the_fin_that_came_before_it_is_delivered_in_its_place() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<2>::new(wire, SERVER, Sockets::default());
+    let mut server = a.stack(&clock);
+    let isn = 5000;
+    let (mut conn, ours) = stranger_connection(wire, &clock, &mut server, isn);
+    let peer = ip(CLIENT);
+    let data: Vec<u8> = (0..30u8).collect();
+
+    let ahead = stranger_segment(isn + 11, ours, &data[10..20]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &ahead));
+    server.poll();
+    let fin = with_fin(stranger_segment(isn + 1, ours, &data[..10]));
+    let after = stranger_segment(isn + 21, ours, &data[20..]);
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &fin));
+    wire.inject(CLIENT, &tcp_frame(SERVER, peer, &after));
+    server.poll();
+    assert_eq!(read_to_end(&mut server, &mut conn), &data[..20]);
 }
 
 /// Clients served at once by the simultaneous-connect test's server.

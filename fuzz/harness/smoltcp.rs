@@ -15,9 +15,7 @@
 //!   peer's byte at offset `k` of the peer's stream, so within one connection every
 //!   echoed byte minus its offset is the same constant (the peer's first sequence
 //!   number + 1, mod 256). A byte echoed out of place, twice at different offsets,
-//!   skipped or made up breaks that, unless it is off by a multiple of 256. (One
-//!   exception, smoltcp's: data a peer sends after its FIN is taken one offset
-//!   early; see `check_echo`.)
+//!   skipped or made up breaks that, unless it is off by a multiple of 256.
 //! * A connection never echoes beyond offset `n`, where `n` is the payload the peer
 //!   sent with that address and port pair in all (retransmissions included, so a
 //!   loose bound).
@@ -168,30 +166,16 @@ struct Opened {
     isn: TcpSeqNumber,
     /// Echoed byte minus its offset, once the first byte has been seen.
     constant: Option<u8>,
-    /// The offsets checked against `constant` end below this.
-    checked_end: u32,
-    /// From this offset on, bytes the peer sent after its FIN (see `check_echo`).
-    after_fin: Option<u32>,
 }
 
 impl Opened {
     fn check(&mut self, offset: u32, byte: u8) {
         let found = byte.wrapping_sub(offset as u8);
         let constant = *self.constant.get_or_insert(found);
-        let shifted = constant.wrapping_add(1);
-        match self.after_fin {
-            Some(start) if offset >= start => {
-                assert_eq!(
-                    found, shifted,
-                    "byte {byte} at offset {offset} after the FIN"
-                );
-            }
-            _ if found == constant => self.checked_end = self.checked_end.max(offset + 1),
-            None if found == shifted && offset >= self.checked_end => {
-                self.after_fin = Some(offset);
-            }
-            _ => panic!("echoed byte {byte} at offset {offset} does not continue the stream"),
-        }
+        assert_eq!(
+            found, constant,
+            "echoed byte {byte} at offset {offset} does not continue the stream"
+        );
     }
 }
 
@@ -272,8 +256,6 @@ impl Peer {
             pair.opened.push(Opened {
                 isn: tcp.seq_number,
                 constant: None,
-                checked_end: 0,
-                after_fin: None,
             });
         }
         if !tcp.payload.is_empty() {
@@ -283,12 +265,6 @@ impl Peer {
 }
 
 /// The echo properties of the module docs for one data segment of the server.
-///
-/// smoltcp 0.13.1 takes data that a peer sends after its own FIN (in CLOSE-WAIT,
-/// where RFC 9293 3.10.7.4 says to ignore segment text) and appends it to the
-/// stream, less the byte that falls on the FIN's sequence number: from there on,
-/// the peer's bytes sit one offset earlier. The check allows that one shift per
-/// connection, at an offset beyond every byte checked before it, and no other.
 fn check_echo(pair: &mut Pair, seq: TcpSeqNumber, payload: &[u8], tainted: bool) {
     let sent = pair.sent;
     // The connection whose stream this segment continues: the nearest SYN-ACK below.

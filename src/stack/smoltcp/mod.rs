@@ -52,11 +52,13 @@
 //!   leaves at once; a full buffer is `WouldBlock`. `receive` gives `Ok(0)` once the
 //!   peer's FIN has been read (an orderly close), [`Reset`](SmoltcpError::Reset) after
 //!   a reset, and [`PipeClosed`](SmoltcpError::PipeClosed) to a send after the peer
-//!   closed and the connection then ended. One quirk of smoltcp (0.13 and 0.14)
-//!   shows here: data a peer sends after its own FIN, which RFC 9293 says to
-//!   ignore, is delivered before the end of stream, less the byte that falls on the
-//!   FIN's sequence number. Only a peer that breaks TCP this way sees it (found by
-//!   the fuzz target `smoltcp`).
+//!   closed and the connection then ended. The stream ends where the peer's FIN
+//!   was: text a peer sends after its own FIN, which RFC 9293 says to ignore and
+//!   smoltcp (0.13 and 0.14) takes and misplaces, is never delivered. The one
+//!   exception: text past the FIN that reached the socket out of order before the
+//!   FIN did is merged in the same step, and comes at its own place in the stream.
+//!   To see the FIN before any later segment, the adapter polls the interface one
+//!   received frame at a time.
 //! * `close` of a connection sends a FIN; its pool socket is reused once it reaches
 //!   CLOSED or TIME-WAIT, checked on every later call. A closing socket is aborted
 //!   (reset) early only when a `connect` or a listener with no socket armed at all
@@ -142,6 +144,7 @@
 //! ```
 
 mod error;
+mod fin;
 mod nal;
 mod pool;
 mod ports;

@@ -122,6 +122,24 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         }
     }
 
+    /// `recv_slice`, but the stream ends at the peer's FIN whatever smoltcp holds
+    /// after it (see `fin`).
+    fn read(&mut self, handle: SocketHandle, buffer: &mut [u8]) -> nb::Result<usize, SmoltcpError> {
+        let len = self.readable_before_fin(handle, buffer.len());
+        if len == 0 && !buffer.is_empty() {
+            return Ok(0);
+        }
+        let part = buffer.get_mut(..len).unwrap_or_default();
+        let result = self
+            .owned(handle)
+            .map_err(nb::Error::Other)?
+            .recv_slice(part);
+        if let Ok(n) = result {
+            self.consumed_before_fin(handle, n);
+        }
+        received(result, part.is_empty())
+    }
+
     fn send_now(&mut self, handle: SocketHandle, buffer: &[u8]) -> nb::Result<usize, SmoltcpError> {
         let socket = self.owned(handle).map_err(nb::Error::Other)?;
         if !socket.may_send() {
@@ -201,19 +219,14 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
     ) -> nb::Result<usize, SmoltcpError> {
         // Data already here needs no poll of the interface; only an empty socket does.
         if let SocketState::Connected { handle, .. } = socket.state {
-            match self.owned(handle) {
-                Ok(tcp) if tcp.can_recv() => {
-                    return received(tcp.recv_slice(buffer), buffer.is_empty())
-                }
-                _ => {}
+            if self.owned(handle).is_ok_and(|tcp| tcp.can_recv()) {
+                return self.read(handle, buffer);
             }
         }
         self.drive();
         let handle = self.connection(socket)?;
-        let tcp = self.owned(handle).map_err(nb::Error::Other)?;
-        received(tcp.recv_slice(buffer), buffer.is_empty())
+        self.read(handle, buffer)
     }
-
     /// A connection sends its FIN and its pool socket is reused once smoltcp is done
     /// with it; a listener resets the connections it has not handed out yet.
     fn close(&mut self, socket: SmoltcpSocket) -> Result<(), SmoltcpError> {

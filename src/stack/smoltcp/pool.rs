@@ -1,7 +1,7 @@
 //! The socket pool: the role each pool socket plays for the adapter, and how roles
 //! follow smoltcp's TCP states (reclaiming closed sockets, re-arming listeners).
 
-use ::smoltcp::iface::{PollResult, SocketHandle, SocketSet};
+use ::smoltcp::iface::{PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use ::smoltcp::phy::Device;
 use ::smoltcp::socket::tcp::{self, State};
 use ::smoltcp::socket::AnySocket;
@@ -27,6 +27,9 @@ pub(super) enum Role {
 pub(super) struct Slot {
     pub(super) handle: SocketHandle,
     pub(super) role: Role,
+    /// Bytes of the peer's stream before its FIN not yet read; `None` until the
+    /// socket shows the FIN (see `fin`).
+    pub(super) unread_before_fin: Option<usize>,
 }
 
 /// How badly a socket is wanted when none is free.
@@ -105,9 +108,29 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         }
     }
 
+    /// `Interface::poll`, taken apart so that every socket's FIN is noted after the
+    /// frame that brought it and before the next one lands (see `fin`).
     pub(super) fn poll_iface(&mut self) -> bool {
         let now = ::smoltcp::time::Instant::from(self.clock.now());
-        self.iface.poll(now, &mut *self.device, self.sockets) == PollResult::SocketStateChanged
+        self.iface.poll_maintenance(now);
+        let mut changed = false;
+        loop {
+            match self
+                .iface
+                .poll_ingress_single(now, &mut *self.device, self.sockets)
+            {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => changed = true,
+            }
+            self.note_fins();
+        }
+        while self.iface.poll_egress(now, &mut *self.device, self.sockets)
+            == PollResult::SocketStateChanged
+        {
+            changed = true;
+        }
+        changed
     }
 
     /// One poll of the interface, then the bookkeeping if a socket may have changed
@@ -192,6 +215,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
     }
 
     fn arm(&mut self, handle: SocketHandle, port: u16) -> bool {
+        self.forget_fin(handle);
         self.tcp_mut(handle)
             .is_some_and(|socket| socket.listen(port).is_ok())
     }
@@ -219,6 +243,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             None if need == Need::Extra => return None,
             None => self.disarm_spare().or_else(|| self.steal())?,
         };
+        self.forget_fin(handle);
         self.set_role(handle, role);
         Some(handle)
     }

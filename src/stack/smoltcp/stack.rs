@@ -120,6 +120,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             slots: pool.map(|handle| Slot {
                 handle,
                 role: Role::Free,
+                unread_before_fin: None,
             }),
             listeners: [None; N],
             backlog: DEFAULT_BACKLOG,
