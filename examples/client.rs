@@ -49,9 +49,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
-use nal_echo::stack::std::StdStack;
+use nal_echo::stack::std::{IdleWait, StdStack};
 use nal_echo::{
-    ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, TUTORIAL_MESSAGES,
+    ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, Progress, TUTORIAL_MESSAGES,
 };
 
 use nal_echo::time::StdClock;
@@ -168,11 +168,11 @@ fn main() -> ExitCode {
         .with_period(Duration::from_millis(opts.period_ms))
         .with_seed(std::process::id());
     let stack = StdStack::new();
-    let waiter = stack.clone();
+    let mut idle = IdleWait::new(&stack);
     // The client's clock and the deadline's share their origin (a copy).
     let clock = StdClock::new();
     let mut client = PeriodicClient::new(stack, clock, config);
-    let end = run(&mut client, &opts, &waiter, &clock);
+    let end = run(&mut client, &opts, &mut idle, &clock);
     let stats = *client.stats();
     let _ = client.release();
     report(end, &stats)
@@ -180,7 +180,7 @@ fn main() -> ExitCode {
 
 /// Polls until the `--count` echoes are verified, a mismatch or the deadline ends
 /// the run, or Ctrl-C; prints what happens as it happens.
-fn run(client: &mut Client, opts: &Options, waiter: &StdStack, clock: &StdClock) -> End {
+fn run(client: &mut Client, opts: &Options, idle: &mut IdleWait, clock: &StdClock) -> End {
     let stop = support::ctrl_c_flag();
     let deadline = opts.count.map(|n| {
         StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
@@ -212,9 +212,11 @@ fn run(client: &mut Client, opts: &Options, waiter: &StdStack, clock: &StdClock)
                 return End::Done;
             }
         }
-        if !progress {
-            support::idle_wait(waiter);
-        }
+        idle.after_poll(if progress {
+            Progress::Busy
+        } else {
+            Progress::Idle
+        });
     }
 }
 

@@ -34,9 +34,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
-use nal_echo::stack::std::StdStack;
+use nal_echo::stack::std::{IdleWait, StdStack};
 use nal_echo::{
-    ClientConfig, ClientStats, EchoServer, PeriodicClient, ServerConfig, ServerStats,
+    ClientConfig, ClientStats, EchoServer, PeriodicClient, Progress, ServerConfig, ServerStats,
     TUTORIAL_MESSAGES,
 };
 
@@ -112,7 +112,7 @@ fn main() -> ExitCode {
     let clock = StdClock::new();
     // One readiness list for both sides, so the loop sleeps until either has news.
     let stack = StdStack::bind_to(localhost);
-    let waiter = stack.clone();
+    let mut idle = IdleWait::new(&stack);
     let server_config = ServerConfig::default()
         .with_port(port)
         .with_local_ip(localhost);
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
         &mut client,
         &mut view,
         &mut png,
-        &waiter,
+        &mut idle,
         &clock,
     );
 
@@ -189,7 +189,7 @@ fn run(
     client: &mut Client,
     view: &mut View,
     png: &mut Option<PngWriter>,
-    waiter: &StdStack,
+    idle: &mut IdleWait,
     clock: &StdClock,
 ) {
     let stop = support::ctrl_c_flag();
@@ -224,9 +224,11 @@ fn run(
         if let Some(png) = png.as_mut() {
             png.update(server.display_mut());
         }
-        if !progress {
-            support::idle_wait(waiter);
-        }
+        idle.after_poll(if progress {
+            Progress::Busy
+        } else {
+            Progress::Idle
+        });
     }
 }
 

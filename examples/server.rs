@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
-//!                               [--slots N] [--no-screen] [--png PATH]
+//!                               [--slots N] [--threads N] [--buffer BYTES]
+//!                               [--no-screen] [--png PATH]
 //! ```
 //!
 //! * `--bind ADDR`: `IP:PORT` or `IP` (port 5001); IPv6 as `[::1]:5001` or `::1`. Port
@@ -12,7 +13,16 @@
 //! * `--idle-timeout S`: close connections idle for S seconds (decimal); 0 = never.
 //!   Default 60.
 //! * `--allow IP`: accept only these peers (repeatable, at most 8). Default: everyone.
-//! * `--slots N`: clients served at once, 1 to 8. Default 4.
+//! * `--slots N`: clients served at once by each poll loop, 1 to 8. Default 4.
+//! * `--threads N`: poll loops, each on a thread of its own with its own
+//!   `EchoServer` and `StdStack`, all listening on the one port
+//!   (`StdStack::with_shared_port`, `SO_REUSEPORT`); the kernel spreads the
+//!   connections over them, so the server uses N cores and serves up to N × slots
+//!   clients at once (a loop whose slots are full closes a new client of its own
+//!   even if another loop has room). 1 to 64; default: the number of cores. Where
+//!   the system cannot share a port (not Linux, Android or FreeBSD) one loop runs,
+//!   and the server says so on stderr.
+//! * `--buffer BYTES`: each slot's echo buffer, 1024 or 16384. Default 16384.
 //! * `--no-screen`: do not draw the screen in the terminal.
 //! * `--png PATH`: write the screen as a PNG after each redraw (`PATH.tmp`, then
 //!   renamed to `PATH`).
@@ -22,7 +32,7 @@
 //! stdout is a log, one line per event, flushed line by line:
 //!
 //! ```text
-//! listening on 127.0.0.1:5001
+//! listening on 127.0.0.1:5001 (2 loops x 4 slots)
 //! connect 127.0.0.1:40000 slot 0
 //! disconnect 127.0.0.1:40000 slot 0 (peer closed)
 //! reject 127.0.0.1:40002 (slots full)
@@ -30,7 +40,8 @@
 //! evict 127.0.0.1:40006 slot 1 (idle)
 //! ```
 //!
-//! The first line is always `listening on ADDR`, printed once the server listens.
+//! The first line is always `listening on ADDR (L loops x S slots)`, printed once
+//! every loop listens.
 //! Disconnect reasons: `peer closed`, `pipe closed`, `error`. IPv4 peers of a
 //! dual-stack listener are written as IPv4. Failures of the stack (e.g. the port is
 //! taken) are printed on stderr as `error: ...` (the same one at most once a second)
@@ -41,7 +52,8 @@
 //! When stdout is a terminal and `--no-screen` is not given, the screen is drawn
 //! below the log in half-block characters, with the server's counters and slots
 //! beside it, and redrawn in place at most 10 times a second; log lines scroll
-//! above it. Otherwise (stdout piped or `--no-screen`) stdout carries only the log
+//! above it. Each loop draws its own screen (its clients' messages); the one that
+//! changed last is shown, and the counters are those of all loops. Otherwise (stdout piped or `--no-screen`) stdout carries only the log
 //! lines; `--png` still shows the screen.
 //!
 //! Runs until Ctrl-C (or until killed). Bad arguments: message and usage on stderr,
@@ -53,11 +65,14 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::Duration as StdDuration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use nal_echo::stack::std::StdStack;
-use nal_echo::{Duration, EchoServer, ServerConfig, ServerEvent, ALLOWLIST_CAPACITY};
+use nal_echo::stack::std::{IdleWait, StdStack};
+use nal_echo::{Duration, EchoServer, Progress, ServerConfig, ServerStats, ALLOWLIST_CAPACITY};
 
 use nal_echo::time::StdClock;
 use support::args::Args;
@@ -67,35 +82,50 @@ use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
-                                     [--slots N] [--no-screen] [--png PATH]
+                                     [--slots N] [--threads N] [--buffer BYTES]
+                                     [--no-screen] [--png PATH]
 
   --bind ADDR         IP:PORT or IP (port 5001), IPv6 as [::1]:5001; port 0 picks
                       a free port (default: port 5001 on all addresses)
   --idle-timeout S    close connections idle for S seconds, 0 = never (default 60)
   --allow IP          accept only these peers (repeatable, at most 8)
-  --slots N           clients served at once, 1 to 8 (default 4)
+  --slots N           clients served at once by each loop, 1 to 8 (default 4)
+  --threads N         poll loops sharing the port, 1 to 64 (default: the cores)
+  --buffer BYTES      each slot's echo buffer, 1024 or 16384 (default 16384)
   --no-screen         do not draw the screen in the terminal
   --png PATH          write the screen as a PNG after each redraw
   -h, --help          this text
 
-stdout: 'listening on ADDR', then one line per connect, disconnect, reject,
-deny and evict. Runs until Ctrl-C.
+stdout: 'listening on ADDR (L loops x S slots)', then one line per connect,
+disconnect, reject, deny and evict. Runs until Ctrl-C.
 ";
 
 /// Most slots `--slots` accepts (each is a separate build of the server).
 const MAX_SLOTS: usize = 8;
-/// Each slot's echo buffer. A host has the memory, and a 16 KiB buffer moves about
-/// seven times the bytes per second of the 1 KiB default through one poll thread
+/// Most loops `--threads` accepts.
+const MAX_THREADS: usize = 64;
+/// The default echo buffer of a slot. A host has the memory, and a 16 KiB buffer
+/// moves about seven times the bytes per second of 1 KiB through one poll thread
 /// (`cargo bench --bench echo`).
 const BUF: usize = 16 * 1024;
+/// The library's default buffer, the tutorial's `recv(1024)`.
+const SMALL_BUF: usize = 1024;
 /// Redraws of the terminal view are at least this far apart.
 const RENDER_INTERVAL: StdDuration = StdDuration::from_millis(100);
+/// The longest a loop sleeps: its only timer is the idle timeout (seconds), and it
+/// sees Ctrl-C this late at most. Every loop wakes this often when idle, so it sets
+/// what an idle server costs.
+const LONGEST_SLEEP: Duration = Duration::from_millis(100);
+/// A loop hands its counters and screen to the main thread at most this often.
+const PUBLISH_INTERVAL: StdDuration = StdDuration::from_millis(50);
 
 struct Options {
     bind: Option<(IpAddr, u16)>,
     idle_timeout: Option<Option<Duration>>,
     allow: Vec<IpAddr>,
     slots: usize,
+    threads: usize,
+    buffer: usize,
     screen: bool,
     png: Option<PathBuf>,
 }
@@ -107,6 +137,8 @@ fn parse() -> Options {
         idle_timeout: None,
         allow: Vec::new(),
         slots: 4,
+        threads: thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+        buffer: BUF,
         screen: true,
         png: None,
     };
@@ -142,6 +174,20 @@ fn parse() -> Options {
                 }
                 opts.slots = n;
             }
+            "--threads" => {
+                let n: usize = args.parse(flag, "a number");
+                if !(1..=MAX_THREADS).contains(&n) {
+                    args.fail(format_args!("--threads: must be 1 to {MAX_THREADS}"));
+                }
+                opts.threads = n;
+            }
+            "--buffer" => {
+                let n: usize = args.parse(flag, "a number");
+                if n != SMALL_BUF && n != BUF {
+                    args.fail(format_args!("--buffer: must be {SMALL_BUF} or {BUF}"));
+                }
+                opts.buffer = n;
+            }
             "--no-screen" => {
                 args.switch(&flag);
                 opts.screen = false;
@@ -163,34 +209,191 @@ fn parse_bind(value: &str) -> Option<(IpAddr, u16)> {
     Some((ip, support::DEFAULT_PORT))
 }
 
+/// `run::<SLOTS, BUF>` for the options' slots and buffer.
+macro_rules! dispatch {
+    ($opts:ident, $($slots:literal)*) => {
+        match ($opts.slots, $opts.buffer == SMALL_BUF) {
+            $(
+                ($slots, true) => run::<$slots, SMALL_BUF>($opts),
+                ($slots, false) => run::<$slots, BUF>($opts),
+            )*
+            _ => run::<MAX_SLOTS, BUF>($opts),
+        }
+    };
+}
+
 fn main() -> ExitCode {
-    let opts = parse();
-    match opts.slots {
-        1 => run::<1>(opts),
-        2 => run::<2>(opts),
-        3 => run::<3>(opts),
-        4 => run::<4>(opts),
-        5 => run::<5>(opts),
-        6 => run::<6>(opts),
-        7 => run::<7>(opts),
-        _ => run::<MAX_SLOTS>(opts),
+    let mut opts = parse();
+    if opts.threads > 1 && !StdStack::CAN_SHARE_PORT {
+        eprintln!(
+            "note: --threads {}: this system cannot share a port between loops; one loop runs",
+            opts.threads
+        );
+        opts.threads = 1;
+    }
+    dispatch!(opts, 1 2 3 4 5 6 7 8)
+}
+
+/// What the loops tell the main thread, which does all the printing.
+enum Msg {
+    Lines(Vec<String>),
+    Error(String),
+}
+
+/// What a loop shows of itself: refreshed at most every [`PUBLISH_INTERVAL`].
+#[derive(Default)]
+struct LoopView {
+    /// The listener's address, once it listens.
+    listening: Option<SocketAddr>,
+    stats: ServerStats,
+    peers: Vec<Option<SocketAddr>>,
+    /// The screen, with the order in which it was last redrawn among all loops.
+    screen: Option<(u64, HostDisplay)>,
+}
+
+/// The loops' views, and the order of redraws across loops.
+struct Shared {
+    loops: Vec<Mutex<LoopView>>,
+    redraws: AtomicU64,
+}
+
+impl Shared {
+    fn new(loops: usize) -> Self {
+        Self {
+            loops: (0..loops).map(|_| Mutex::default()).collect(),
+            redraws: AtomicU64::new(0),
+        }
+    }
+
+    /// A loop's view; a loop that panicked left it as consistent as any other.
+    fn view(&self, i: usize) -> Option<MutexGuard<'_, LoopView>> {
+        let view = self.loops.get(i)?;
+        Some(view.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn views(&self) -> impl Iterator<Item = MutexGuard<'_, LoopView>> {
+        (0..self.loops.len()).filter_map(|i| self.view(i))
     }
 }
 
-fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
-    let (stack, mut addr) = match opts.bind {
-        // Port 0 goes to the OS; the server tells the port once it listens.
-        Some((ip, port)) => (StdStack::bind_to(ip), SocketAddr::new(ip, port)),
-        None => (StdStack::new(), all_addresses(support::DEFAULT_PORT)),
-    };
+/// One poll loop's setup.
+struct LoopSetup {
+    index: usize,
+    bind: Option<IpAddr>,
+    config: ServerConfig,
+    shared_port: bool,
+    shared: Arc<Shared>,
+    lines: Sender<Msg>,
+    stop: Arc<AtomicBool>,
+}
 
+fn spawn_loop<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) -> JoinHandle<()> {
+    thread::spawn(move || serve::<SLOTS, BUF>(setup))
+}
+
+/// A poll loop: an `EchoServer` on a `StdStack` of its own, until `stop`.
+fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
+    let LoopSetup {
+        index,
+        bind,
+        config,
+        shared_port,
+        shared,
+        lines,
+        stop,
+    } = setup;
+    let mut stack = bind.map_or_else(StdStack::new, StdStack::bind_to);
+    if shared_port {
+        stack = stack.with_shared_port();
+    }
+    let mut idle = IdleWait::new(&stack).with_longest_sleep(LONGEST_SLEEP);
+    let config_ip = config.local_ip;
+    let port_zero = config.port == 0;
+    let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(stack, HostDisplay::new(), config);
+    let clock = StdClock::new();
+    let mut errors = ErrorLog::default();
+    let mut publisher = Publisher::default();
+    while !stop.load(Ordering::Relaxed) {
+        let progress = match server.poll(clock.instant()) {
+            Ok(progress) => progress,
+            Err(e) => {
+                if let Some(line) = errors.line(&e) {
+                    let _ = lines.send(Msg::Error(line));
+                }
+                Progress::Idle
+            }
+        };
+        if port_zero && publisher.listening.is_none() {
+            if let Some(bound) = server.local_addr() {
+                server.show_address(config_ip, bound.port());
+            }
+        }
+        let events: Vec<String> =
+            std::iter::from_fn(|| server.next_event().map(|e| e.to_string())).collect();
+        let evented = !events.is_empty();
+        if evented {
+            let _ = lines.send(Msg::Lines(events));
+        }
+        publisher.after_poll(&server, index, &shared, progress.is_busy() || evented);
+        idle.after_poll(progress);
+    }
+    let _ = server.release();
+}
+
+/// Hands a loop's view to the main thread when it changed, at most every
+/// [`PUBLISH_INTERVAL`] (at once when it starts listening).
+#[derive(Default)]
+struct Publisher {
+    listening: Option<SocketAddr>,
+    frame: u64,
+    dirty: bool,
+    at: Option<StdInstant>,
+}
+
+impl Publisher {
+    fn after_poll<const SLOTS: usize, const BUF: usize>(
+        &mut self,
+        server: &EchoServer<StdStack, HostDisplay, SLOTS, BUF>,
+        index: usize,
+        shared: &Shared,
+        changed: bool,
+    ) {
+        let listening = server.local_addr();
+        let started = listening.is_some() && self.listening.is_none();
+        self.listening = listening;
+        self.dirty |= changed || started || server.display().frames() != self.frame;
+        let due = self.at.is_none_or(|t| t.elapsed() >= PUBLISH_INTERVAL);
+        if !(started || self.dirty && due) {
+            return;
+        }
+        self.dirty = false;
+        self.at = Some(StdInstant::now());
+        let Some(mut view) = shared.view(index) else {
+            return;
+        };
+        view.listening = listening;
+        view.stats = *server.stats();
+        view.peers = server.peers().collect();
+        if server.display().frames() != self.frame {
+            self.frame = server.display().frames();
+            let order = shared.redraws.fetch_add(1, Ordering::Relaxed);
+            view.screen = Some((order, server.display().clone()));
+        }
+    }
+}
+
+fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
+    let (bind, mut addr) = match opts.bind {
+        // Port 0 goes to the OS; the first loop tells the port once it listens.
+        Some((ip, port)) => (Some(ip), SocketAddr::new(ip, port)),
+        None => (None, all_addresses(support::DEFAULT_PORT)),
+    };
     let mut config = ServerConfig::default().with_port(addr.port());
     config.local_ip = if addr.ip().is_unspecified() {
         support::outward_ip() // what a client elsewhere would connect to
     } else {
         Some(addr.ip())
     };
-    let config_ip = config.local_ip;
     if let Some(idle) = opts.idle_timeout {
         config.idle_timeout = idle;
     }
@@ -198,70 +401,77 @@ fn run<const SLOTS: usize>(opts: Options) -> ExitCode {
         // parse() allowed no more than the capacity.
         let _ = config.allowlist.push(*ip);
     }
-    let waiter = stack.clone();
-    let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(stack, HostDisplay::new(), config);
 
     let stop = support::ctrl_c_flag();
-    let clock = StdClock::new();
-    let mut view = (opts.screen && term::stdout_is_terminal()).then(|| Screen {
-        view: TermView::new(),
-        columns: term::terminal_columns(),
-        frame: u64::MAX,
-        side: Vec::new(),
-        at: None,
-    });
-    let mut png = opts.png.map(PngWriter::new);
-    let mut errors = ErrorLog::default();
+    let shared = Arc::new(Shared::new(opts.threads));
+    let (lines, inbox) = mpsc::channel();
+    let setup = |index: usize, config: ServerConfig| LoopSetup {
+        index,
+        bind,
+        config,
+        shared_port: opts.threads > 1,
+        shared: Arc::clone(&shared),
+        lines: lines.clone(),
+        stop: Arc::clone(&stop),
+    };
+    // The first loop alone until it listens: with port 0, it learns the port the
+    // others then share.
+    let mut loops = vec![spawn_loop::<SLOTS, BUF>(setup(0, config.clone()))];
+    let mut ui = Ui::new(&opts);
+    let mut held = Vec::new();
     let mut announced = false;
-
     while !stop.load(Ordering::SeqCst) {
-        let (progress, error) = match server.poll(clock.instant()) {
-            Ok(progress) => (progress.is_busy(), None),
-            Err(e) => (false, errors.line(&e)),
-        };
-        let mut log = Vec::new();
-        if !announced && server.is_listening() {
+        let msgs = receive(&inbox);
+        let first = shared.view(0).and_then(|v| v.listening).map(|a| a.port());
+        if let Some(port) = first {
+            addr.set_port(port);
+            if loops.len() < opts.threads {
+                let config = config.clone().with_port(port);
+                let rest = (1..opts.threads).map(|i| setup(i, config.clone()));
+                loops.extend(rest.map(spawn_loop::<SLOTS, BUF>));
+            }
+        }
+        if !announced
+            && loops.len() == opts.threads
+            && shared.views().all(|v| v.listening.is_some())
+        {
             announced = true;
-            if let Some(bound) = server.local_addr().filter(|_| addr.port() == 0) {
-                addr.set_port(bound.port());
-                server.show_address(config_ip, addr.port());
-            }
-            log.push(format!("listening on {addr}"));
+            let loops = opts.threads;
+            held.insert(
+                0,
+                Msg::Lines(vec![format!(
+                    "listening on {addr} ({loops} loops x {SLOTS} slots)"
+                )]),
+            );
         }
-        while let Some(event) = server.next_event() {
-            log.push(event_line(event));
+        held.extend(msgs);
+        // Errors at once; log lines only after 'listening on', which comes first.
+        let (errors, log): (Vec<Msg>, Vec<Msg>) =
+            held.drain(..).partition(|m| matches!(m, Msg::Error(_)));
+        ui.print(errors);
+        if announced {
+            ui.print(log);
+        } else {
+            held = log;
         }
-        let print = || {
-            if let Some(error) = &error {
-                eprintln!("{error}");
-            }
-            if !log.is_empty() {
-                let mut out = std::io::stdout().lock();
-                for line in &log {
-                    let _ = writeln!(out, "{line}");
-                }
-                let _ = out.flush();
-            }
-        };
-        match view.as_mut() {
-            Some(screen) => {
-                if error.is_some() || !log.is_empty() {
-                    screen.view.above(print);
-                }
-                screen.render(&mut server, &addr);
-            }
-            None => print(),
-        }
-        if let Some(png) = png.as_mut() {
-            png.update(server.display_mut());
-        }
-        if !progress {
-            support::idle_wait(&waiter);
-        }
+        ui.render(&shared, &addr);
     }
-    drop(view);
-    let _ = server.release();
+    drop(ui);
+    for handle in loops {
+        let _ = handle.join();
+    }
     ExitCode::SUCCESS
+}
+
+/// What the loops sent: waits up to [`RENDER_INTERVAL`] for the first message.
+fn receive(inbox: &Receiver<Msg>) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    match inbox.recv_timeout(RENDER_INTERVAL) {
+        Ok(msg) => msgs.push(msg),
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return msgs,
+    }
+    msgs.extend(inbox.try_iter());
+    msgs
 }
 
 /// Where `StdStack::new()` listens on `port`: `[::]` (dual-stack) where the system has
@@ -274,74 +484,132 @@ fn all_addresses(port: u16) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
-/// One log line for an event (the library's `Display` of `ServerEvent`).
-fn event_line(event: ServerEvent) -> String {
-    event.to_string()
+/// The main thread's output: the log, and the screen in the terminal or as PNG.
+struct Ui {
+    screen: Option<Screen>,
+    png: Option<PngWriter>,
+    shown: u64,
+}
+
+impl Ui {
+    fn new(opts: &Options) -> Self {
+        Self {
+            screen: (opts.screen && term::stdout_is_terminal()).then(|| Screen {
+                view: TermView::new(),
+                columns: term::terminal_columns(),
+                side: Vec::new(),
+                at: None,
+            }),
+            png: opts.png.clone().map(PngWriter::new),
+            shown: u64::MAX,
+        }
+    }
+
+    fn print(&mut self, msgs: Vec<Msg>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let print = || {
+            let mut out = std::io::stdout().lock();
+            for msg in msgs {
+                match msg {
+                    Msg::Error(line) => eprintln!("{line}"),
+                    Msg::Lines(lines) => {
+                        for line in lines {
+                            let _ = writeln!(out, "{line}");
+                        }
+                    }
+                }
+            }
+            let _ = out.flush();
+        };
+        match self.screen.as_mut() {
+            Some(screen) => screen.view.above(print),
+            None => print(),
+        }
+    }
+
+    /// The screen that changed last, in the terminal and as PNG.
+    fn render(&mut self, shared: &Shared, addr: &SocketAddr) {
+        let latest = shared
+            .views()
+            .filter_map(|v| v.screen.clone())
+            .max_by_key(|(order, _)| *order);
+        let Some((order, display)) = latest else {
+            return;
+        };
+        if let Some(png) = self.png.as_mut() {
+            png.update(&display);
+        }
+        if let Some(screen) = self.screen.as_mut() {
+            let fresh = order != self.shown;
+            if screen.render(&display, side_panel(shared, addr), fresh) {
+                self.shown = order;
+            }
+        }
+    }
 }
 
 /// The screen in the terminal, below the log.
 struct Screen {
     view: TermView,
     columns: Option<usize>,
-    frame: u64,
     side: Vec<String>,
-    at: Option<std::time::Instant>,
+    at: Option<StdInstant>,
 }
 
 impl Screen {
-    /// Redraw if a frame was flushed or the counters changed, at most once per
-    /// [`RENDER_INTERVAL`].
-    fn render<const SLOTS: usize>(
-        &mut self,
-        server: &mut EchoServer<StdStack, HostDisplay, SLOTS, BUF>,
-        addr: &SocketAddr,
-    ) {
-        if self.at.is_some_and(|t| t.elapsed() < RENDER_INTERVAL) {
-            return;
+    /// Redraws if the screen or the counters changed, at most once per
+    /// [`RENDER_INTERVAL`]; whether it drew.
+    fn render(&mut self, display: &HostDisplay, side: Vec<String>, fresh: bool) -> bool {
+        if self.at.is_some_and(|t| t.elapsed() < RENDER_INTERVAL) || (!fresh && side == self.side) {
+            return false;
         }
-        let side = side_panel(server, addr);
-        let display = server.display_mut();
-        if display.frames() == self.frame && side == self.side {
-            return;
-        }
-        self.frame = display.frames();
         self.side = side;
-        self.at = Some(std::time::Instant::now());
+        self.at = Some(StdInstant::now());
         let boxed = term::boxed(term::frame_lines(display), "Handbit OLED 128x64");
         self.view
             .show(term::with_side(boxed, &self.side, self.columns));
+        true
     }
 }
 
-/// The counters and slots shown beside the screen.
-fn side_panel<const SLOTS: usize>(
-    server: &EchoServer<StdStack, HostDisplay, SLOTS, BUF>,
-    addr: &SocketAddr,
-) -> Vec<String> {
-    let s = server.stats();
+/// The counters of all loops, and every loop's slots, beside the screen.
+fn side_panel(shared: &Shared, addr: &SocketAddr) -> Vec<String> {
+    let views: Vec<_> = shared.views().collect();
+    let sum = |f: fn(&ServerStats) -> u64| views.iter().map(|v| f(&v.stats)).sum::<u64>();
     let row = |label: &str, value: String| format!("{label:<11}{value}");
+    let listening = views.iter().all(|v| v.listening.is_some());
     let mut lines = vec![
         format!("echo server on {addr}"),
         row(
             "state",
-            if server.is_listening() {
-                "listening".to_string()
+            if listening {
+                "listening"
             } else {
-                "not listening".to_string()
-            },
+                "not listening"
+            }
+            .to_string(),
         ),
-        row("accepted", s.accepted.to_string()),
-        row("rejected", s.rejected.to_string()),
-        row("denied", s.denied.to_string()),
-        row("evicted", s.evicted.to_string()),
-        row("errors", s.errors.to_string()),
-        row("bytes in", s.bytes_in.to_string()),
-        row("bytes out", s.bytes_out.to_string()),
+        row("accepted", sum(|s| s.accepted.into()).to_string()),
+        row("rejected", sum(|s| s.rejected.into()).to_string()),
+        row("denied", sum(|s| s.denied.into()).to_string()),
+        row("evicted", sum(|s| s.evicted.into()).to_string()),
+        row("errors", sum(|s| s.errors.into()).to_string()),
+        row("bytes in", sum(|s| s.bytes_in).to_string()),
+        row("bytes out", sum(|s| s.bytes_out).to_string()),
         String::new(),
     ];
-    for (slot, peer) in server.peers().enumerate() {
-        let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
-        lines.push(row(&format!("slot {slot}"), peer));
+    for (l, view) in views.iter().enumerate() {
+        for (slot, peer) in view.peers.iter().enumerate() {
+            let label = if views.len() == 1 {
+                format!("slot {slot}")
+            } else {
+                format!("slot {l}.{slot}")
+            };
+            let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+            lines.push(row(&label, peer));
+        }
     }
     lines.push(String::new());
     lines.push("Ctrl-C quits".to_string());

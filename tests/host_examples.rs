@@ -104,7 +104,7 @@ fn server_on_free_port(ip: &str, extra: &[&str]) -> (Proc, u16) {
     let first = p.seen.first().cloned().unwrap_or_default();
     let addr: SocketAddr = first
         .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     assert_ne!(addr.port(), 0, "the server must say the port the OS chose");
     (p, addr.port())
@@ -199,7 +199,9 @@ fn a_one_mebibyte_blob_comes_back_byte_exact() {
 
 #[test]
 fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "1"]);
+    let first = srv.seen.first().cloned().unwrap_or_default();
+    assert!(first.ends_with(" (1 loops x 4 slots)"), "{first:?}");
     let mut clients = Vec::new();
     for i in 0..8 {
         let s = connect(localhost(port));
@@ -219,6 +221,38 @@ fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
                 "a rejected client sees an orderly close"
             );
         }
+    }
+}
+
+/// With two loops of one slot, the kernel spreads 32 clients over both loops (a
+/// hash of the addresses: all 32 on one loop has a chance of 2 in 2^32), each loop
+/// serves one and closes the others of its own at once.
+#[test]
+fn two_loops_of_one_slot_serve_two_clients_at_once_and_close_the_rest() {
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "2", "--slots", "1"]);
+    let first = srv.seen.first().cloned().unwrap_or_default();
+    assert!(first.ends_with(" (2 loops x 1 slots)"), "{first:?}");
+    let clients: Vec<TcpStream> = (0..32).map(|_| connect(localhost(port))).collect();
+    let mut served = Vec::new();
+    for (i, s) in clients.into_iter().enumerate() {
+        let me = s.local_addr().unwrap().to_string();
+        let about_me =
+            |l: &str| (l.starts_with("connect ") || l.starts_with("reject ")) && l.contains(&me);
+        // The loops log independently: a later client's line may have come first.
+        let line = match srv.seen.iter().find(|l| about_me(l)).cloned() {
+            Some(line) => line,
+            None => srv.expect_line("connect or reject", about_me),
+        };
+        if line.starts_with("connect ") {
+            served.push((i, s));
+        } else {
+            let mut s = s;
+            assert_eq!(read_until_closed(&mut s), Ok(()), "client {i}");
+        }
+    }
+    assert_eq!(served.len(), 2, "one client per loop: {:?}", srv.seen);
+    for (i, s) in &mut served {
+        echo_exact(s, format!("client {i}").as_bytes());
     }
 }
 

@@ -87,7 +87,7 @@ fn sixty_four_clients_connecting_at_once_against_four_slots_are_served_or_refuse
     let first = server.expect_line("'listening on'", |_| true);
     let addr: SocketAddr = first
         .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .unwrap_or_else(|| panic!("first line must say where it listens: {first:?}"));
 
     let (code, json) = soak(addr, &["--clients", "64", "--seconds", "3"]);

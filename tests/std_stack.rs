@@ -407,6 +407,79 @@ fn listen_on_a_port_in_use_fails_and_the_handle_stays_usable() {
     assert_eq!(stack.close(second), Ok(()));
 }
 
+/// A listener on `port` of a stack that shares its port, or the error of `listen`.
+fn shared_listener(port: u16) -> Result<(StdStack, StdSocket), StdError> {
+    let mut stack = StdStack::bind_to(V4).with_shared_port();
+    let mut socket = stack.socket().unwrap();
+    stack.bind(&mut socket, port).unwrap();
+    stack.listen(&mut socket)?;
+    Ok((stack, socket))
+}
+
+#[test]
+fn stacks_that_share_a_port_split_its_connections_and_lose_none() {
+    let _watchdog = watchdog();
+    if !StdStack::CAN_SHARE_PORT {
+        let refused = shared_listener(0).map(|_| ());
+        assert_eq!(refused, Err(StdError::Io(ErrorKind::Unsupported)));
+        return;
+    }
+    let (mut a, mut la) = shared_listener(0).unwrap();
+    let addr = a.local_addr(&la).unwrap();
+    let (mut b, mut lb) = shared_listener(addr.port()).unwrap();
+    // A stack that does not ask to share finds the port taken.
+    let mut plain = StdStack::bind_to(V4);
+    let mut third = plain.socket().unwrap();
+    plain.bind(&mut third, addr.port()).unwrap();
+    assert_eq!(
+        plain.listen(&mut third),
+        Err(StdError::Io(ErrorKind::AddrInUse))
+    );
+
+    // The kernel picks a listener by a hash of the connection's addresses: with 32
+    // connections, the chance that one listener gets them all is 2 in 2^32.
+    const CLIENTS: usize = 32;
+    let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| std_client(addr)).collect();
+    let mut accepted: [Vec<(StdSocket, SocketAddr)>; 2] = [Vec::new(), Vec::new()];
+    let start = Instant::now();
+    for _ in 0..ROUNDS {
+        for (i, (stack, listener)) in [(&mut a, &mut la), (&mut b, &mut lb)]
+            .into_iter()
+            .enumerate()
+        {
+            while let Ok(conn) = stack.accept(listener) {
+                accepted[i].push(conn);
+            }
+        }
+        if accepted[0].len() + accepted[1].len() == CLIENTS || start.elapsed() > PATIENCE {
+            break;
+        }
+        sleep(Duration::from_millis(1));
+    }
+    let counts = [accepted[0].len(), accepted[1].len()];
+    assert_eq!(counts[0] + counts[1], CLIENTS, "accepted {counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "one listener took all: {counts:?}"
+    );
+
+    // Every client was accepted once, by one of the two, and is served there.
+    let mut peers: Vec<SocketAddr> = accepted.iter().flatten().map(|(_, p)| *p).collect();
+    peers.sort();
+    let mut expected: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+    expected.sort();
+    assert_eq!(peers, expected);
+    for (i, stack) in [&mut a, &mut b].into_iter().enumerate() {
+        for (conn, peer) in &mut accepted[i] {
+            let client = clients
+                .iter_mut()
+                .find(|c| c.local_addr().unwrap() == *peer)
+                .unwrap();
+            bounce(stack, conn, client);
+        }
+    }
+}
+
 #[test]
 fn calls_in_the_wrong_state_are_invalid_and_do_not_panic() {
     let _watchdog = watchdog();

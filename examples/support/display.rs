@@ -20,6 +20,7 @@ pub const HEIGHT: u32 = 64;
 /// A 128x64 monochrome display like a buffered SSD1306: drawing goes into a working
 /// buffer and [`Flush::flush`] copies it onto the "glass" (what a person would see)
 /// and counts a new frame, so a program knows when to show it again.
+#[derive(Clone)]
 pub struct HostDisplay {
     work: SimulatorDisplay<BinaryColor>,
     glass: SimulatorDisplay<BinaryColor>,

@@ -15,22 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use nal_echo::stack::std::StdStack;
 use nal_echo::{ClientStats, Duration};
-
-/// The longest a loop sleeps when neither side made progress: it wakes at once when
-/// a socket has news, so this only paces the timers (idle eviction, the client's
-/// period, redraws, Ctrl-C) and keeps an idle server far below 2 % of a core.
-pub const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 /// The tutorial's port.
 pub use nal_echo::DEFAULT_PORT;
-
-/// Sleep until one of `stack`'s sockets (or its clones') has news, at most
-/// [`IDLE_WAIT`]: the only place the examples wait.
-pub fn idle_wait(stack: &StdStack) {
-    stack.wait(IDLE_WAIT);
-}
 
 /// A flag that turns true on Ctrl-C (SIGINT). The handler only sets the flag, so the
 /// main loop ends normally and restores the terminal.

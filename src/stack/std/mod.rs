@@ -24,7 +24,11 @@
 //!   than the packet count.
 //! * [`StdStack::wait`] sleeps until one of the stack's sockets has news (mio: epoll,
 //!   kqueue), so a host loop with nothing to do neither spins nor sleeps blind.
-//!   Clones share the list of sockets watched.
+//!   Clones share the list of sockets watched. [`IdleWait`] is the whole run-loop
+//!   policy around it: poll again after progress, keep polling for a moment after
+//!   the last progress, then sleep in `wait`.
+//! * [`StdStack::with_shared_port`] lets several stacks, one per thread, listen on
+//!   one port (`SO_REUSEPORT`): the kernel spreads the connections over the loops.
 //!
 //! ```
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -42,6 +46,7 @@
 //! ```
 
 mod error;
+mod idle_wait;
 mod os;
 mod readiness;
 
@@ -55,6 +60,7 @@ use ::std::net::{TcpListener, TcpStream};
 use embedded_nal::{nb, TcpClientStack, TcpFullStack};
 
 pub use error::StdError;
+pub use idle_wait::IdleWait;
 use os::Connect;
 use readiness::{Readiness, Watch};
 
@@ -67,6 +73,7 @@ use readiness::{Readiness, Watch};
 #[derive(Debug, Clone)]
 pub struct StdStack {
     bind_ip: Option<IpAddr>,
+    share_port: bool,
     readiness: Readiness,
 }
 
@@ -99,6 +106,7 @@ impl StdStack {
     pub fn new() -> Self {
         Self {
             bind_ip: None,
+            share_port: false,
             readiness: Readiness::new(),
         }
     }
@@ -107,8 +115,26 @@ impl StdStack {
     pub fn bind_to(ip: IpAddr) -> Self {
         Self {
             bind_ip: Some(ip),
+            share_port: false,
             readiness: Readiness::new(),
         }
+    }
+
+    /// Whether [`with_shared_port`](Self::with_shared_port) works here: Linux and
+    /// Android (`SO_REUSEPORT`), FreeBSD (`SO_REUSEPORT_LB`). Those kernels spread
+    /// the connections to a port over the listeners that share it; other systems
+    /// either cannot share a port or would give every connection to one listener.
+    pub const CAN_SHARE_PORT: bool = os::CAN_SHARE_PORT;
+
+    /// Listeners of this stack share their port with listeners of other stacks
+    /// that ask for the same (in this process or another of the same user), and
+    /// the kernel spreads new connections over them: several poll loops, one per
+    /// thread and each with its own stack, serve one port on several cores. Where
+    /// [`CAN_SHARE_PORT`](Self::CAN_SHARE_PORT) is false, `listen` fails with
+    /// [`StdError::Io`]`(Unsupported)`.
+    pub fn with_shared_port(mut self) -> Self {
+        self.share_port = true;
+        self
     }
 
     /// Sleeps until one of the sockets of this stack and its clones has news (a
@@ -319,7 +345,7 @@ impl TcpFullStack for StdStack {
         let State::Bound(port) = socket.state else {
             return Err(StdError::InvalidState);
         };
-        socket.state = State::Listening(os::listen(self.bind_ip, port)?);
+        socket.state = State::Listening(os::listen(self.bind_ip, port, self.share_port)?);
         self.watch(socket);
         Ok(())
     }

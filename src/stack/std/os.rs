@@ -37,24 +37,51 @@ pub(super) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-/// A non-blocking listener on `ip` (or dual-stack when `None`) and `port`.
-pub(super) fn listen(ip: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+/// Kernels that balance connections over listeners sharing a port.
+pub(super) const CAN_SHARE_PORT: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd"
+));
+
+/// A non-blocking listener on `ip` (or dual-stack when `None`) and `port`, sharing
+/// the port with other listeners that ask for it if `share`.
+pub(super) fn listen(ip: Option<IpAddr>, port: u16, share: bool) -> io::Result<TcpListener> {
     match ip {
-        Some(ip) => listen_on(SocketAddr::new(ip, port), false),
-        None => match listen_on(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true) {
-            // The port is taken for IPv4 as well; another try would only hide that.
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+        Some(ip) => listen_on(SocketAddr::new(ip, port), false, share),
+        None => match listen_on(
+            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
+            true,
+            share,
+        ) {
+            // The port is taken for IPv4 as well, or cannot be shared at all; another
+            // try would only hide that.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::AddrInUse | io::ErrorKind::Unsupported
+                ) =>
+            {
+                Err(e)
+            }
             // No IPv6 here (or no dual-stack sockets): serve IPv4 alone.
-            Err(_) => listen_on(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false),
+            Err(_) => listen_on(
+                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
+                false,
+                share,
+            ),
             ok => ok,
         },
     }
 }
 
-fn listen_on(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+fn listen_on(addr: SocketAddr, dual_stack: bool, share: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if dual_stack {
         socket.set_only_v6(false)?;
+    }
+    if share {
+        share_port(&socket)?;
     }
     // So a restarted server can rebind while its old connections sit in TIME_WAIT.
     // Not on Windows, where the option lets a second socket take a port in use.
@@ -64,6 +91,22 @@ fn listen_on(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn share_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+/// FreeBSD's `SO_REUSEPORT` lets sockets share a port without balancing; `_LB` does.
+#[cfg(target_os = "freebsd")]
+fn share_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port_lb(true)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn share_port(_: &Socket) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// The next pending connection, ready for non-blocking use, with its peer.
@@ -240,7 +283,7 @@ mod tests {
     fn pending_connection_is_seen_before_accept_and_not_after() {
         use ::std::thread::sleep;
         use ::std::time::{Duration, Instant};
-        let listener = listen(Some(Ipv4Addr::LOCALHOST.into()), 0).unwrap();
+        let listener = listen(Some(Ipv4Addr::LOCALHOST.into()), 0, false).unwrap();
         assert!(!cfg!(unix) || !may_have_pending(&listener));
         let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         // The handshake ends in the kernel; the queue gets the connection soon after.
