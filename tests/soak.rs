@@ -1,10 +1,13 @@
 //! The `soak` load tool against the `server` example, and against small wrong echo
 //! servers that it must catch: one that flips bytes, one that answers nothing, one
 //! that closes in the middle of an echo, and (Linux) one whose listen queue is full.
+//! The `load` tool (host figures) against the `server` with two loops, and against a
+//! server that changes one byte.
 //! Every wait is bounded; every process started is killed when its guard drops.
 //!
 //! Uses the built `server` and `soak` examples: plain `cargo test` builds them, `cargo
-//! test --test soak` alone does not (`cargo build --example server --example soak`).
+//! test --test soak` alone does not (`cargo build --example server --example soak
+//! --example load`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -19,6 +22,10 @@ const MAX_ACCEPTS: usize = 100_000;
 /// Reads of one connection by the silent server (soak sends at most 2 KiB a message
 /// by default and then waits).
 const MAX_READS: usize = 10_000;
+
+/// Reads of one connection by the corrupting server: more than a 0.3 s stream of
+/// `load` needs on loopback.
+const MAX_STREAM_READS: usize = 1_000_000;
 
 /// Runs soak against `addr` with `args` (and `--json`); its exit code and the
 /// summary's JSON object.
@@ -224,5 +231,89 @@ fn bad_arguments_exit_2_with_the_usage() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("usage: "), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+fn load(addr: SocketAddr, args: &[&str]) -> (i32, String) {
+    let mut load = Proc::start(
+        Command::new(example("load"))
+            .args(["--connect", &addr.to_string(), "--seconds", "0.3"])
+            .args(args),
+    );
+    let json = load.expect_line("the JSON line", |l| l.starts_with('{'));
+    (load.wait_exit(), json)
+}
+
+/// The server example with two loops, and its address.
+fn two_loop_server() -> (Proc, SocketAddr) {
+    let mut server = Proc::start(Command::new(example("server")).args([
+        "--bind",
+        "127.0.0.1:0",
+        "--no-screen",
+        "--threads",
+        "2",
+    ]));
+    let first = server.expect_line("'listening on'", |_| true);
+    let addr = first
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("first line must say where it listens: {first:?}"));
+    (server, addr)
+}
+
+#[test]
+fn the_load_tool_checks_every_echo_of_the_server_in_both_tests() {
+    let (_server, addr) = two_loop_server();
+    let (code, json) = load(addr, &["--clients", "4", "--test", "rtt"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(field(&json, "round_trips") > 0.0, "{json}");
+    assert_eq!(field(&json, "bytes"), field(&json, "round_trips") * 64.0);
+    assert_eq!(
+        (field(&json, "corrupt"), field(&json, "errors")),
+        (0.0, 0.0)
+    );
+
+    let (code, json) = load(addr, &["--clients", "2", "--test", "throughput"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(field(&json, "bytes") > 0.0, "{json}");
+    assert_eq!(
+        (field(&json, "corrupt"), field(&json, "errors")),
+        (0.0, 0.0)
+    );
+}
+
+/// An echo server that changes the stream's byte at `offset`, once per connection.
+fn corrupting_server(offset: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().take(MAX_ACCEPTS).flatten() {
+            thread::spawn(move || {
+                let (mut buf, mut at) = ([0u8; 64 * 1024], 0);
+                for _ in 0..MAX_STREAM_READS {
+                    let Ok(n @ 1..) = conn.read(&mut buf) else {
+                        return;
+                    };
+                    if (at..at + n).contains(&offset) {
+                        buf[offset - at] ^= 0x20;
+                    }
+                    at += n;
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_load_tool_fails_when_one_byte_comes_back_changed() {
+    for test in ["rtt", "throughput"] {
+        let addr = corrupting_server(200);
+        let (code, json) = load(addr, &["--test", test]);
+        assert_eq!(code, 1, "{test}: {json}");
+        assert_eq!(field(&json, "corrupt"), 1.0, "{test}: {json}");
     }
 }

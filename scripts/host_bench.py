@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Host figures measured from outside: the `server` example as users run it
+against the `baseline` example (thread per connection), each driven by the `load`
+example in a process of its own, alternating in the same run.
+
+Usage: python3 scripts/host_bench.py [--runs N] [--seconds S] [--threads N]
+                                     [--only rtt|throughput]
+
+Builds the three examples in release mode, then for each case and run starts a
+server, runs `load` against it, and stops it; the two servers take turns (their
+order flips every run). Prints, per case, each server's median and range over the
+runs and the median and range of the per-run ratio nal-echo / baseline (for round
+trips lower is better, for throughput higher is). Exit code 1 if any echo was not
+exact or any run failed.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "target" / "release" / "examples"
+
+# (name, load's --test, clients, slot buffer, metric)
+CASES = [
+    ("64-byte round trip p50, 1 client", "rtt", 1, 16384, "rtt_p50_us"),
+    ("64-byte round trip p50, 4 clients", "rtt", 4, 16384, "rtt_p50_us"),
+    ("throughput, 1 client, 1 KiB", "throughput", 1, 1024, "mib_per_s"),
+    ("throughput, 4 clients, 1 KiB", "throughput", 4, 1024, "mib_per_s"),
+    ("throughput, 1 client, 16 KiB", "throughput", 1, 16384, "mib_per_s"),
+    ("throughput, 4 clients, 16 KiB", "throughput", 4, 16384, "mib_per_s"),
+]
+
+
+def start(argv):
+    """Starts a server and returns it with the address of its first line."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = proc.stdout.readline()
+    if not first.startswith("listening on "):
+        proc.kill()
+        sys.exit(f"{argv[0]} did not say where it listens: {first!r}")
+    return proc, first.split()[2]
+
+
+def measure(server_argv, test, clients, seconds):
+    proc, addr = start(server_argv)
+    try:
+        out = subprocess.run(
+            [str(EXAMPLES / "load"), "--connect", addr, "--clients", str(clients),
+             "--test", test, "--seconds", str(seconds)],
+            capture_output=True, text=True, timeout=seconds + 60,
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+    result = json.loads(out.stdout)
+    result["ok"] = out.returncode == 0
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the server's --threads (default: its own, the cores)")
+    parser.add_argument("--only", choices=["rtt", "throughput"])
+    args = parser.parse_args()
+    subprocess.run(
+        ["cargo", "build", "-q", "--release", "--example", "server", "--example", "baseline",
+         "--example", "load"], cwd=ROOT, check=True)
+
+    failed = False
+    print(f"{args.runs} runs of {args.seconds} s each; medians (ranges)")
+    for name, test, clients, buf, metric in CASES:
+        if args.only and args.only != test:
+            continue
+        ours_argv = [str(EXAMPLES / "server"), "--bind", "127.0.0.1:0", "--no-screen",
+                     "--idle-timeout", "0", "--buffer", str(buf), "--slots", "4"]
+        if args.threads:
+            ours_argv += ["--threads", str(args.threads)]
+        base_argv = [str(EXAMPLES / "baseline"), "--buffer", str(buf)]
+        ours, base, ratios = [], [], []
+        for run in range(args.runs):
+            pair = [("ours", ours_argv), ("base", base_argv)]
+            if run % 2:
+                pair.reverse()
+            got = {}
+            for who, argv in pair:
+                result = measure(argv, test, clients, args.seconds)
+                if not result["ok"] or result["corrupt"] or result[metric] is None:
+                    failed = True
+                    print(f"  run {run} {who}: FAILED {result}")
+                got[who] = result[metric] or float("nan")
+            ours.append(got["ours"])
+            base.append(got["base"])
+            ratios.append(got["ours"] / got["base"])
+        unit = "us" if metric.startswith("rtt") else "MiB/s"
+        span = lambda xs: f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})"
+        print(f"{name}: nal-echo {span(ours)} {unit}, baseline {span(base)} {unit}, "
+              f"ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
