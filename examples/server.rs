@@ -323,7 +323,7 @@ fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
                 Progress::Idle
             }
         };
-        if port_zero && publisher.listening.is_none() {
+        if port_zero && publisher.listening.is_none() && server.is_listening() {
             if let Some(bound) = server.local_addr() {
                 server.show_address(config_ip, bound.port());
             }
@@ -358,12 +358,17 @@ impl Publisher {
         shared: &Shared,
         changed: bool,
     ) {
-        let listening = server.local_addr();
+        // The address is asked of the OS (a system call) only until it is known.
+        let listening = if server.is_listening() {
+            self.listening.or_else(|| server.local_addr())
+        } else {
+            None
+        };
         let started = listening.is_some() && self.listening.is_none();
         self.listening = listening;
         self.dirty |= changed || started || server.display().frames() != self.frame;
-        let due = self.at.is_none_or(|t| t.elapsed() >= PUBLISH_INTERVAL);
-        if !(started || self.dirty && due) {
+        let due = || self.at.is_none_or(|t| t.elapsed() >= PUBLISH_INTERVAL);
+        if !(started || self.dirty && due()) {
             return;
         }
         self.dirty = false;
