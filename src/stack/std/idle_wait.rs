@@ -67,10 +67,12 @@ impl IdleWait {
         }
     }
 
-    /// Keep polling this long after the last progress (0: sleep after every idle
-    /// poll, the least CPU and the longest round trip).
-    pub fn with_spin(mut self, spin: Duration) -> Self {
-        self.spin = std_duration(spin);
+    /// Keep polling this long after the last progress (zero: sleep after every idle
+    /// poll, the least CPU and the longest round trip). A `core::time::Duration`
+    /// rather than the crate's millisecond [`Duration`]: a useful spin is a few
+    /// round trips on a host, tens to hundreds of microseconds.
+    pub fn with_spin(mut self, spin: ::core::time::Duration) -> Self {
+        self.spin = spin;
         self
     }
 
@@ -115,7 +117,7 @@ mod tests {
     use ::std::time::Duration as StdDuration;
 
     fn policy(spin_ms: u64) -> IdleWait {
-        IdleWait::new(&StdStack::new()).with_spin(Duration::from_millis(spin_ms))
+        IdleWait::new(&StdStack::new()).with_spin(StdDuration::from_millis(spin_ms))
     }
 
     #[test]
