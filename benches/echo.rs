@@ -5,11 +5,11 @@
 //!
 //! Both servers are run with the same echo buffer, twice: 1 KiB (the tutorial's
 //! `recv(1024)`, the library's default `BUF`) and 16 KiB (what a host program
-//! would choose; the `server` example does). The EchoServer runs in one thread:
-//! poll, and when a poll made no progress, yield while the last progress is less
-//! than 2 ms old, else sleep in `StdStack::wait` (at most 2 ms) until a socket has
-//! news. (The example programs only sleep in `wait`: an idle program should not
-//! spin, and a few tens of microseconds of wake-up do not matter to them.)
+//! would choose; the `server` example does). The EchoServer runs in one thread with
+//! the examples' run-loop policy, `stack::std::IdleWait` (poll again after
+//! progress, yield while the last progress is under 2 ms old, then sleep in
+//! `StdStack::wait`, here at most 2 ms). `scripts/host_bench.py` measures the
+//! `server` example itself from another process.
 //!
 //! A third server, `minimal-poll`, is the least a one-thread poll loop can do
 //! without the library (plain non-blocking std sockets, same rounds, the same idle
@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Pixel, Size};
-use nal_echo::stack::std::StdStack;
-use nal_echo::{EchoServer, NoFlush, ServerConfig};
+use nal_echo::stack::std::{IdleWait, StdStack};
+use nal_echo::{EchoServer, NoFlush, Progress, ServerConfig};
 
 const BLOB: usize = 256 * 1024;
 /// The tutorial's `recv(1024)` and the library's default buffer.
@@ -46,16 +46,16 @@ const LARGE: usize = 16 * 1024;
 /// The longest a poll loop with nothing to do sleeps before it polls again.
 const IDLE_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(2);
 
-/// What a poll loop does after a poll: nothing after progress; a yield while
-/// progress is recent (a spinning loop answers a round trip sooner than one the OS
-/// has to wake); after that, `sleep`, which sleeps in the OS until a socket has news.
+/// `IdleWait`'s policy for the minimal poll loop, which has no `StdStack` to wait
+/// on: nothing after progress; a yield while progress is recent; after that,
+/// `sleep`, which sleeps in the OS until a socket has news.
 struct Idle {
     last_progress: Instant,
 }
 
 impl Idle {
-    /// How long after the last progress the loop still spins.
-    const SPIN: Duration = Duration::from_millis(2);
+    /// How long after the last progress the loop still spins: `IdleWait`'s.
+    const SPIN: Duration = IdleWait::SPIN;
 
     fn new() -> Self {
         Self {
@@ -151,16 +151,12 @@ fn start_nal_echo<const BUF: usize>() -> Running {
         config.port = port;
         config.idle_timeout = None;
         let stack = StdStack::bind_to([127, 0, 0, 1].into());
-        let waiter = stack.clone();
+        let mut idle = IdleWait::new(&stack).with_longest_sleep(IDLE_WAIT);
         let mut server = EchoServer::<_, _, 4, BUF>::sized(stack, NoFlush(Nowhere), config);
         let start = Instant::now();
-        let mut idle = Idle::new();
         while !stop.load(Ordering::Relaxed) {
             let now = nal_echo::Instant::from_millis(start.elapsed().as_millis() as u64);
-            let progress = server.poll(now).map_or(true, |p| p.is_busy());
-            idle.after_poll(progress, || {
-                waiter.wait(IDLE_WAIT);
-            });
+            idle.after_poll(server.poll(now).unwrap_or(Progress::Busy));
         }
     });
     wait_listening(addr);

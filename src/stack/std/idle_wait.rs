@@ -52,7 +52,7 @@ enum Step {
 impl IdleWait {
     /// How long after the last progress the loop keeps polling: several round
     /// trips on a LAN, a few hundred polls on a host.
-    pub const SPIN: Duration = Duration::from_millis(2);
+    pub const SPIN: ::core::time::Duration = ::core::time::Duration::from_millis(2);
     /// The longest sleep: a socket's news ends it at once, so this only paces the
     /// program's timers (idle eviction, a client's period, redraws, Ctrl-C).
     pub const LONGEST_SLEEP: Duration = Duration::from_millis(10);
@@ -61,7 +61,7 @@ impl IdleWait {
     pub fn new(stack: &StdStack) -> Self {
         Self {
             stack: stack.clone(),
-            spin: std_duration(Self::SPIN),
+            spin: Self::SPIN,
             longest: Self::LONGEST_SLEEP,
             last_progress: StdInstant::now(),
         }
@@ -105,10 +105,6 @@ impl IdleWait {
             Step::Sleep
         }
     }
-}
-
-fn std_duration(d: Duration) -> ::std::time::Duration {
-    ::std::time::Duration::from_millis(d.total_millis())
 }
 
 #[cfg(test)]
