@@ -4,14 +4,16 @@ against the `baseline` example (thread per connection), each driven by the `load
 example in a process of its own, alternating in the same run.
 
 Usage: python3 scripts/host_bench.py [--runs N] [--seconds S] [--threads N]
-                                     [--only rtt|throughput]
+                                     [--only rtt|throughput] [--with-poll]
 
 Builds the three examples in release mode, then for each case and run starts a
-server, runs `load` against it, and stops it; the two servers take turns (their
-order flips every run). Prints, per case, each server's median and range over the
-runs and the median and range of the per-run ratio nal-echo / baseline (for round
-trips lower is better, for throughput higher is). Exit code 1 if any echo was not
-exact or any run failed.
+server, runs `load` against it, and stops it; the servers take turns (their order
+rotates every run). Prints, per case, each server's median and range over the
+runs and the median and range of the per-run ratio to the thread-per-connection
+baseline (for round trips lower is better, for throughput higher is). With
+`--with-poll`, the least one-thread poll loop (`baseline --mode poll`) runs too:
+beside `--threads 1`, it tells the library's cost from the design's. Exit code 1
+if any echo was not exact or any run failed.
 """
 
 import argparse
@@ -68,6 +70,8 @@ def main():
     parser.add_argument("--threads", type=int, default=None,
                         help="the server's --threads (default: its own, the cores)")
     parser.add_argument("--only", choices=["rtt", "throughput"])
+    parser.add_argument("--with-poll", action="store_true",
+                        help="also run the least one-thread poll loop")
     args = parser.parse_args()
     subprocess.run(
         ["cargo", "build", "-q", "--release", "--example", "server", "--example", "baseline",
@@ -83,25 +87,29 @@ def main():
         if args.threads:
             ours_argv += ["--threads", str(args.threads)]
         base_argv = [str(EXAMPLES / "baseline"), "--buffer", str(buf)]
-        ours, base, ratios = [], [], []
+        servers = [("nal-echo", ours_argv), ("threads", base_argv)]
+        if args.with_poll:
+            servers.insert(1, ("minimal-poll", base_argv + ["--mode", "poll", "--slots", "4"]))
+        got = {who: [] for who, _ in servers}
         for run in range(args.runs):
-            pair = [("ours", ours_argv), ("base", base_argv)]
-            if run % 2:
-                pair.reverse()
-            got = {}
-            for who, argv in pair:
+            turn = servers[run % len(servers):] + servers[:run % len(servers)]
+            for who, argv in turn:
                 result = measure(argv, test, clients, args.seconds)
                 if not result["ok"] or result["corrupt"] or result[metric] is None:
                     failed = True
                     print(f"  run {run} {who}: FAILED {result}")
-                got[who] = result[metric] or float("nan")
-            ours.append(got["ours"])
-            base.append(got["base"])
-            ratios.append(got["ours"] / got["base"])
+                got[who].append(result[metric] or float("nan"))
         unit = "us" if metric.startswith("rtt") else "MiB/s"
         span = lambda xs: f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})"
-        print(f"{name}: nal-echo {span(ours)} {unit}, baseline {span(base)} {unit}, "
-              f"ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
+        parts = []
+        for who, _ in servers:
+            part = f"{who} {span(got[who])} {unit}"
+            if who != "threads":
+                ratios = [a / b for a, b in zip(got[who], got["threads"])]
+                part += (f" = {statistics.median(ratios):.2f}x"
+                         f" ({min(ratios):.2f}-{max(ratios):.2f})")
+            parts.append(part)
+        print(f"{name}: " + ", ".join(parts))
     sys.exit(1 if failed else 0)
 
 

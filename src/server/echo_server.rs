@@ -63,11 +63,10 @@ enum Step {
 ///   a receive longer than 408 bytes (580 with `cjk`) is decoded only when the
 ///   screen is next redrawn, and only if that receive is still the newest then; a
 ///   long receive that another long one on the same connection follows is never
-///   decoded (the later one's end is enough to decode correctly). This needs
-///   `BUF` ≥ 4 × 408 (or 4 × 580) bytes, as the end waits in the last bytes of the
-///   slot's buffer; with smaller slots every receive is decoded as it comes. A bulk
-///   sender then costs the screen a few hundred bytes of decoding per redraw
-///   rather than per receive.
+///   decoded (the later one's end is enough to decode correctly). While the next
+///   receive overwrites the slot's buffer, that end waits in a copy on the stack of
+///   `poll` (408 or 580 bytes). A bulk sender then costs the screen a few hundred
+///   bytes of decoding per redraw rather than per receive, whatever `BUF`.
 ///
 /// [`poll`](Self::poll) does a bounded amount of work and returns; call it from the
 /// main loop. The `Stack: TcpClientStack` bound on the struct is needed only to name
@@ -391,11 +390,14 @@ where
             });
         };
         let buf = &mut self.buffers[slot];
-        let mut received = 0;
+        let (mut received, mut saved) = (0, None);
         if conn.start == conn.end {
-            let room = conn.feed.before_receive(buf, conn.end);
-            let into = buf.get_mut(..room).unwrap_or_default();
-            received = receive(&mut self.stack, conn, into, &mut self.stats)?;
+            saved = conn.feed.before_receive(buf, conn.end);
+            let result = receive(&mut self.stack, conn, buf, &mut self.stats);
+            if !matches!(result, Ok(1..)) {
+                conn.feed.not_received(buf, conn.end, saved.take());
+            }
+            received = result?;
             if received > 0 {
                 conn.last_activity = now;
             }
@@ -403,7 +405,7 @@ where
         // The echo leaves first: only the screen waits for the decoding.
         let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats);
         if received > 0 {
-            match conn.feed.received(buf, received, text) {
+            match conn.feed.received(buf, received, saved.as_ref(), text) {
                 Fed::Deferred => self.latest_deferred = Some(slot),
                 Fed::Decoded(true) => self.latest_deferred = None,
                 Fed::Decoded(false) => {}
