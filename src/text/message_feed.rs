@@ -282,4 +282,101 @@ mod tests {
         assert!(feed.settle(&buf, 1024, &mut text));
         assert_eq!(text.len(), SCREEN_TAIL);
     }
+
+    /// The feed's rule on whole chunks, with no buffer: a long chunk waits and is
+    /// dropped if another long one follows; a short one decodes the waiting one's
+    /// end first. What the feed shows must not depend on the slot buffer being
+    /// overwritten (or scribbled on by a receive that brought nothing).
+    struct Model {
+        decoder: TextDecoder,
+        waiting: Option<Vec<u8>>,
+        text: ScreenText,
+    }
+
+    impl Model {
+        fn take(&mut self, chunk: &[u8]) {
+            if chunk.len() > STASH {
+                self.waiting = Some(chunk.to_vec());
+                return;
+            }
+            self.settle();
+            let fresh = decode(&mut self.decoder, |d, out| {
+                d.decode_tail(chunk, SCREEN_TAIL, out)
+            });
+            replace_if_text(&mut self.text, fresh);
+        }
+
+        fn settle(&mut self) {
+            if let Some(long) = self.waiting.take() {
+                let fresh = decode(&mut self.decoder, |d, out| {
+                    d.decode_tail(&long, SCREEN_TAIL, out)
+                });
+                replace_if_text(&mut self.text, fresh);
+            }
+        }
+    }
+
+    /// Random streams in random chunks (empty ones for receives that brought
+    /// nothing), settled at random points as the server's redraws do: the text is
+    /// the model's whenever it is settled.
+    #[test]
+    fn random_chunks_settled_at_random_show_what_the_whole_stream_shows() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Plain text, escape sequences, a split CJK character, invalid bytes, controls.
+        let pieces: [&[u8]; 8] = [
+            b"Hello Handbit ",
+            b"\x1b[1;31m",
+            b"\x1b]0;title\x07",
+            "掌控板".as_bytes(),
+            b"\xe6\x8e",
+            b"\xff\xc0\x80",
+            b"\r\n\t\x00\x7f",
+            b"I'am MixNo",
+        ];
+        for case in 0..300 {
+            let mut stream = Vec::new();
+            while stream.len() < 6000 {
+                stream.extend_from_slice(pieces[(next() % 8) as usize]);
+            }
+            let (mut feed, mut buf, mut end) = (MessageFeed::new(), [0u8; BUF], 0);
+            let mut text = ScreenText::new();
+            let mut model = Model {
+                decoder: TextDecoder::new(),
+                waiting: None,
+                text: ScreenText::new(),
+            };
+            let mut at = 0;
+            while at < stream.len() {
+                let len = match next() % 4 {
+                    0 => 0,
+                    1 => (next() % 16) as usize,
+                    _ => (next() % BUF as u64) as usize + 1,
+                }
+                .min(stream.len() - at);
+                let chunk = &stream[at..at + len];
+                at += len;
+                let saved = feed.before_receive(&buf, end);
+                buf.fill(0xEE);
+                if chunk.is_empty() {
+                    feed.not_received(&mut buf, end, saved);
+                } else {
+                    buf[..len].copy_from_slice(chunk);
+                    end = len;
+                    feed.received(&buf, end, saved.as_ref(), &mut text);
+                    model.take(chunk);
+                }
+                if next() % 5 == 0 || at == stream.len() {
+                    feed.settle(&buf, end, &mut text);
+                    model.settle();
+                    assert_eq!(shown(&text), shown(&model.text), "case {case}, at {at}");
+                }
+            }
+        }
+    }
 }
