@@ -35,11 +35,11 @@ pub(crate) type ScreenText = HistoryBuf<char, SCREEN_TAIL>;
 
 /// Bytes at the end of a long receive that its text and the decoder's state
 /// after it depend on.
-const STASH: usize = TextDecoder::tail_window(SCREEN_TAIL);
+const LONG_END: usize = TextDecoder::tail_window(SCREEN_TAIL);
 
 /// The end of a deferred receive, held by the caller while the next receive
 /// overwrites the slot's buffer.
-pub(crate) struct SavedTail([u8; STASH]);
+pub(crate) struct SavedTail([u8; LONG_END]);
 
 /// One connection's decoder, and whether the receive now in the slot's buffer
 /// waits to be decoded.
@@ -73,8 +73,8 @@ impl MessageFeed {
         if !core::mem::take(&mut self.deferred) {
             return None;
         }
-        let tail = buf.get(end.checked_sub(STASH)?..end)?;
-        <[u8; STASH]>::try_from(tail).ok().map(SavedTail)
+        let tail = buf.get(end.checked_sub(LONG_END)?..end)?;
+        <[u8; LONG_END]>::try_from(tail).ok().map(SavedTail)
     }
 
     /// Takes the receive now in `buf[..n]`. A long one waits; a short one is decoded,
@@ -87,7 +87,7 @@ impl MessageFeed {
         saved: Option<&SavedTail>,
         text: &mut ScreenText,
     ) -> Fed {
-        if n > STASH {
+        if n > LONG_END {
             self.deferred = true;
             return Fed::Deferred;
         }
@@ -106,7 +106,7 @@ impl MessageFeed {
             return;
         };
         let place = end
-            .checked_sub(STASH)
+            .checked_sub(LONG_END)
             .and_then(|from| buf.get_mut(from..end));
         if let Some(place) = place {
             place.copy_from_slice(&tail);
@@ -121,7 +121,7 @@ impl MessageFeed {
             return false;
         }
         let tail = end
-            .checked_sub(STASH)
+            .checked_sub(LONG_END)
             .and_then(|from| buf.get(from..end))
             .unwrap_or_default();
         self.decode_end(tail, text)
@@ -163,7 +163,7 @@ mod tests {
     use std::vec::Vec;
 
     /// The tutorial's slot buffer: smaller than four ends of a long receive, which
-    /// the stash of old needed.
+    /// the old stash in the buffer needed.
     const BUF: usize = 1024;
 
     fn shown(text: &ScreenText) -> String {
@@ -252,9 +252,9 @@ mod tests {
     }
 
     #[test]
-    fn the_stash_is_as_long_as_the_docs_say() {
+    fn a_long_receives_end_is_as_long_as_the_docs_say() {
         // EchoServer's docs: 408 bytes, 580 with `cjk`.
-        assert_eq!(STASH, if cfg!(feature = "cjk") { 580 } else { 408 });
+        assert_eq!(LONG_END, if cfg!(feature = "cjk") { 580 } else { 408 });
     }
 
     #[test]
@@ -295,7 +295,7 @@ mod tests {
 
     impl Model {
         fn take(&mut self, chunk: &[u8]) {
-            if chunk.len() > STASH {
+            if chunk.len() > LONG_END {
                 self.waiting = Some(chunk.to_vec());
                 return;
             }
