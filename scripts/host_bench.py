@@ -4,7 +4,7 @@ against the `baseline` example (thread per connection), each driven by the `load
 example in a process of its own, alternating in the same run.
 
 Usage: python3 scripts/host_bench.py [--runs N] [--seconds S] [--threads N]
-                                     [--only rtt|throughput] [--with-poll]
+                                     [--only rtt|throughput] [--with-poll] [--pin]
 
 Builds the three examples in release mode, then for each case and run starts a
 server, runs `load` against it, and stops it; the servers take turns (their order
@@ -13,11 +13,14 @@ runs and the median and range of the per-run ratio to the thread-per-connection
 baseline (for round trips lower is better, for throughput higher is). With
 `--with-poll`, the least one-thread poll loop (`baseline --mode poll`) runs too:
 beside `--threads 1`, it tells the library's cost from the design's. Exit code 1
-if any echo was not exact or any run failed.
+if any echo was not exact or any run failed. With `--pin` (Linux, 2 or more
+cores), the servers run on the last core and `load` on the others (taskset), so
+that the server does not share its core with the load generator.
 """
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,9 +40,12 @@ CASES = [
 ]
 
 
+PIN = {"server": [], "load": []}
+
+
 def start(argv):
     """Starts a server and returns it with the address of its first line."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(PIN["server"] + argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     first = proc.stdout.readline()
     if not first.startswith("listening on "):
         proc.kill()
@@ -51,7 +57,7 @@ def measure(server_argv, test, clients, seconds):
     proc, addr = start(server_argv)
     try:
         out = subprocess.run(
-            [str(EXAMPLES / "load"), "--connect", addr, "--clients", str(clients),
+            PIN["load"] + [str(EXAMPLES / "load"), "--connect", addr, "--clients", str(clients),
              "--test", test, "--seconds", str(seconds)],
             capture_output=True, text=True, timeout=seconds + 60,
         )
@@ -72,13 +78,22 @@ def main():
     parser.add_argument("--only", choices=["rtt", "throughput"])
     parser.add_argument("--with-poll", action="store_true",
                         help="also run the least one-thread poll loop")
+    parser.add_argument("--pin", action="store_true",
+                        help="servers on the last core, the load generator on the others")
     args = parser.parse_args()
+    if args.pin:
+        cores = os.cpu_count() or 1
+        if cores < 2:
+            sys.exit("--pin needs 2 or more cores")
+        PIN["server"] = ["taskset", "-c", str(cores - 1)]
+        PIN["load"] = ["taskset", "-c", f"0-{cores - 2}"]
     subprocess.run(
         ["cargo", "build", "-q", "--release", "--example", "server", "--example", "baseline",
          "--example", "load"], cwd=ROOT, check=True)
 
     failed = False
-    print(f"{args.runs} runs of {args.seconds} s each; medians (ranges)")
+    pinned = " (servers pinned to their own core)" if args.pin else ""
+    print(f"{args.runs} runs of {args.seconds} s each{pinned}; medians (ranges)")
     for name, test, clients, buf, metric in CASES:
         if args.only and args.only != test:
             continue
