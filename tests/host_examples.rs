@@ -693,6 +693,25 @@ fn the_client_example_fails_on_a_wrong_echo() {
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
 }
 
+/// Ctrl-C stops every loop: the process exits 0, and a client of any loop sees its
+/// connection end.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_server_stops_every_loop_on_ctrl_c() {
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "3"]);
+    let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(localhost(port))).collect();
+    for (i, s) in clients.iter_mut().enumerate() {
+        echo_exact(s, format!("client {i}").as_bytes());
+    }
+    // SAFETY: a signal to our own child, whose pid is valid until it is waited for.
+    let sent = unsafe { libc::kill(srv.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    assert_eq!(srv.wait_exit(), 0, "{:?}", srv.seen);
+    for (i, s) in clients.iter_mut().enumerate() {
+        assert_eq!(read_until_closed(s), Ok(()), "client {i}");
+    }
+}
+
 #[test]
 #[cfg(target_os = "linux")]
 fn the_demo_stops_on_ctrl_c_with_its_summary() {
