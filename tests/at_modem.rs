@@ -11,18 +11,19 @@
 //! time, so a bug fails a test instead of hanging it.
 
 mod at_support;
+mod common;
 
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use at_support::{
     closed_port, EchoServer, FakeEsp, Faults, Peer, Serial, WallClock, PASSWORD, SSID, STATION_IP,
 };
+use common::saved::saving_failures;
 use embedded_nal::{nb, TcpClientStack};
 use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, WifiState};
 use nal_echo::time::MockClock;
 use nal_echo::{Backoff, ClientConfig, ClientError, Duration, PeriodicClient, TUTORIAL_MESSAGES};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
 type Client = PeriodicClient<AtStack<Serial, WallClock>, WallClock>;
 
@@ -412,13 +413,8 @@ fn faults() -> impl Strategy<Value = Faults> {
 }
 
 proptest! {
-    // Failures saved beside this file and replayed first (the default persistence
-    // finds no lib.rs above tests/ and saves nothing).
-    #![proptest_config(ProptestConfig {
-        cases: 16,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // Failures saved beside this file and replayed first.
+    #![proptest_config(saving_failures(16))]
 
     /// Whatever the faults on the line (of the kinds the stack promises to catch:
     /// see `Faults`), each connection gets a prefix of what its peer sent; without
@@ -492,13 +488,8 @@ fn modem_output() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    // Failures saved beside this file and replayed first (the default persistence
-    // finds no lib.rs above tests/ and saves nothing).
-    #![proptest_config(ProptestConfig {
-        cases: 32,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // Failures saved beside this file and replayed first.
+    #![proptest_config(saving_failures(32))]
 
     /// Whatever the modem says, in whatever pieces, the stack and the client keep
     /// going: no panic, no runaway, and never more echo than bytes on the line.

@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::saved::saving_failures;
 use common::{client_ip, server_addr, Peer, SERVER_IP};
 use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::MockNetwork;
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
 const CLIENTS: usize = 5;
 
@@ -85,14 +85,8 @@ fn echo_exactly<const BUF: usize>(
 }
 
 proptest! {
-    // Failures are saved beside this file (tests/property.proptest-regressions) and
-    // replayed first on every run. proptest's default (SourceParallel) finds no
-    // lib.rs above an integration test and would silently neither save nor replay.
-    #![proptest_config(ProptestConfig {
-        cases: 48,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // Failures saved beside this file and replayed first.
+    #![proptest_config(saving_failures(48))]
 
     #[test]
     fn every_client_gets_exactly_its_bytes_back(

@@ -3,6 +3,7 @@
 
 pub mod i2c;
 pub mod ipv6;
+pub mod saved;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
