@@ -227,6 +227,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
         let handle = self.connection(socket)?;
         self.read(handle, buffer)
     }
+
     /// A connection sends its FIN and its pool socket is reused once smoltcp is done
     /// with it; a listener resets the connections it has not handed out yet.
     fn close(&mut self, socket: SmoltcpSocket) -> Result<(), SmoltcpError> {
