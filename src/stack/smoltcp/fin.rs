@@ -15,7 +15,8 @@
 
 use ::smoltcp::iface::SocketHandle;
 use ::smoltcp::phy::Device;
-use ::smoltcp::socket::tcp::State;
+use ::smoltcp::socket::tcp::{self, State};
+use ::smoltcp::socket::AnySocket;
 
 use super::stack::SmoltcpStack;
 use crate::time::Clock;
@@ -31,17 +32,18 @@ pub(super) fn fin_received(state: State) -> bool {
 
 impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
     /// Marks, in every socket that has just shown its peer's FIN, the bytes that
-    /// came before it. Called after each frame.
+    /// came before it. Called after each frame, so it walks the socket set once and
+    /// looks a slot up only for a socket past a FIN.
     pub(super) fn note_fins(&mut self) {
-        for slot in self
-            .slots
-            .iter_mut()
-            .filter(|s| s.unread_before_fin.is_none())
-        {
-            let Some(tcp) = super::stack::find_tcp(self.sockets, slot.handle) else {
+        for (handle, socket) in self.sockets.iter() {
+            let Some(tcp) = tcp::Socket::downcast(socket) else {
                 continue;
             };
-            if fin_received(tcp.state()) {
+            if !fin_received(tcp.state()) {
+                continue;
+            }
+            let slot = self.slots.iter_mut().find(|s| s.handle == handle);
+            if let Some(slot) = slot.filter(|s| s.unread_before_fin.is_none()) {
                 slot.unread_before_fin = Some(tcp.recv_queue());
             }
         }
