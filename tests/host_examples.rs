@@ -694,11 +694,12 @@ fn the_client_example_fails_on_a_wrong_echo() {
 }
 
 /// Ctrl-C stops every loop: the process exits 0, and a client of any loop sees its
-/// connection end.
+/// connection end. Each loop has a slot for every client, however the kernel
+/// spreads them.
 #[test]
 #[cfg(target_os = "linux")]
 fn the_server_stops_every_loop_on_ctrl_c() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "3"]);
+    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "3", "--slots", "8"]);
     let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(localhost(port))).collect();
     for (i, s) in clients.iter_mut().enumerate() {
         echo_exact(s, format!("client {i}").as_bytes());
