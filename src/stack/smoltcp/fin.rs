@@ -42,6 +42,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             if !fin_received(tcp.state()) {
                 continue;
             }
+            // Not `slot_mut`: the socket set is borrowed by the walk.
             let slot = self.slots.iter_mut().find(|s| s.handle == handle);
             if let Some(slot) = slot.filter(|s| s.unread_before_fin.is_none()) {
                 slot.unread_before_fin = Some(tcp.recv_queue());
@@ -51,23 +52,21 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
 
     /// Clears the mark of a socket about to open a new connection.
     pub(super) fn forget_fin(&mut self, handle: SocketHandle) {
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.handle == handle) {
+        if let Some(slot) = self.slot_mut(handle) {
             slot.unread_before_fin = None;
         }
     }
 
     /// How many of `want` bytes a read may take: no more than come before the FIN.
     pub(super) fn readable_before_fin(&self, handle: SocketHandle, want: usize) -> usize {
-        self.slots
-            .iter()
-            .find(|s| s.handle == handle)
+        self.slot(handle)
             .and_then(|s| s.unread_before_fin)
             .map_or(want, |unread| unread.min(want))
     }
 
     /// Counts `n` bytes read off the mark, if the socket has one.
     pub(super) fn consumed_before_fin(&mut self, handle: SocketHandle, n: usize) {
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.handle == handle) {
+        if let Some(slot) = self.slot_mut(handle) {
             slot.unread_before_fin = slot.unread_before_fin.map(|u| u.saturating_sub(n));
         }
     }

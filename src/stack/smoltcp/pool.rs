@@ -85,15 +85,21 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
         find_tcp_mut(self.sockets, handle)
     }
 
+    /// The pool slot of `handle`; `None` for a socket outside the pool.
+    pub(super) fn slot(&self, handle: SocketHandle) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.handle == handle)
+    }
+
+    pub(super) fn slot_mut(&mut self, handle: SocketHandle) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.handle == handle)
+    }
+
     pub(super) fn role(&self, handle: SocketHandle) -> Option<Role> {
-        self.slots
-            .iter()
-            .find(|s| s.handle == handle)
-            .map(|s| s.role)
+        self.slot(handle).map(|s| s.role)
     }
 
     pub(super) fn set_role(&mut self, handle: SocketHandle, role: Role) {
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.handle == handle) {
+        if let Some(slot) = self.slot_mut(handle) {
             slot.role = role;
         }
     }
