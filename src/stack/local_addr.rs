@@ -2,7 +2,7 @@
 
 use core::net::SocketAddr;
 
-use embedded_nal::TcpClientStack;
+use embedded_nal::{TcpClientStack, UdpClientStack};
 
 /// A stack that can tell a socket's local address: for a listener bound to port
 /// 0, the port the stack chose. embedded-nal has no such call, so the stacks of
@@ -12,4 +12,13 @@ pub trait LocalAddr: TcpClientStack {
     /// The local address of `socket`; `None` before it listens or connects, or if
     /// the stack cannot tell.
     fn local_addr(&self, socket: &Self::TcpSocket) -> Option<SocketAddr>;
+}
+
+/// A stack that can tell a UDP socket's local address: for a socket bound to port
+/// 0, the port the stack chose. The UDP twin of [`LocalAddr`], a trait of its own
+/// because a stack may offer UDP without TCP.
+pub trait UdpLocalAddr: UdpClientStack {
+    /// The local address of `socket`; `None` before it is bound or connected, or if
+    /// the stack cannot tell.
+    fn udp_local_addr(&self, socket: &Self::UdpSocket) -> Option<SocketAddr>;
 }

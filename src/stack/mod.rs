@@ -1,9 +1,9 @@
-//! embedded-nal stacks shipped with the crate, and [`LocalAddr`], which they
+//! embedded-nal stacks shipped with the crate, and [`LocalAddr`] and [`UdpLocalAddr`], which they
 //! implement.
 
 pub(crate) mod local_addr;
 
-pub use local_addr::LocalAddr;
+pub use local_addr::{LocalAddr, UdpLocalAddr};
 
 #[cfg(feature = "mock")]
 pub mod mock;
