@@ -23,6 +23,8 @@ pub enum MockError {
     InvalidState,
     /// A fault injected by a test, for when no other variant fits.
     Injected,
+    /// A datagram larger than the receive buffer of any socket on this network.
+    TooLarge,
 }
 
 impl TcpError for MockError {
@@ -44,6 +46,7 @@ impl fmt::Display for MockError {
             MockError::Reset => "connection reset",
             MockError::InvalidState => "socket in the wrong state",
             MockError::Injected => "injected fault",
+            MockError::TooLarge => "datagram too large",
         })
     }
 }

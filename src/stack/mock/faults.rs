@@ -24,14 +24,21 @@ pub enum Op {
     Bind,
     /// `TcpFullStack::listen`.
     Listen,
+    /// `UdpClientStack::send` and `UdpFullStack::send_to`.
+    SendTo,
+    /// `UdpClientStack::receive`.
+    ReceiveFrom,
 }
 
-const OPS: usize = 8;
+const OPS: usize = 10;
 
 impl Op {
     /// Only these can answer `WouldBlock`.
     const fn is_nb(self) -> bool {
-        matches!(self, Op::Connect | Op::Send | Op::Receive | Op::Accept)
+        matches!(
+            self,
+            Op::Connect | Op::Send | Op::Receive | Op::Accept | Op::SendTo | Op::ReceiveFrom
+        )
     }
 }
 
@@ -66,7 +73,12 @@ impl Chaos {
     }
 
     fn blocks(&mut self) -> bool {
-        self.next() % 1000 < u64::from(self.per_mille)
+        self.chance(self.per_mille)
+    }
+
+    /// True with a chance of `per_mille`/1000.
+    fn chance(&mut self, per_mille: u16) -> bool {
+        self.next() % 1000 < u64::from(per_mille)
     }
 
     /// A length in `1..=n`, for `n > 0`.
@@ -75,6 +87,34 @@ impl Chaos {
         // `pick < n`, so it fits back into usize.
         1 + pick as usize
     }
+}
+
+/// What the network does to the datagrams a host sends, each a chance in 1000
+/// (values above 1000 count as 1000). Drawn from a seeded generator of its own, so
+/// that the same seed and sends give the same faults, whatever TCP chaos does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DatagramFaults {
+    /// The datagram is lost.
+    pub lose_per_mille: u16,
+    /// The datagram arrives twice.
+    pub duplicate_per_mille: u16,
+    /// The datagram overtakes the one before it, if that one is still waiting in the
+    /// receiver's queue.
+    pub reorder_per_mille: u16,
+}
+
+/// What happens to one datagram.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Fate {
+    pub(super) lost: bool,
+    pub(super) duplicated: bool,
+    pub(super) reordered: bool,
+}
+
+struct DatagramChaos {
+    rng: Chaos,
+    faults: DatagramFaults,
 }
 
 /// The faults set for one host (IP address); shared by all its `MockStack` handles.
@@ -86,6 +126,7 @@ pub(super) struct Host {
     receive_max: Option<usize>,
     pub(super) socket_max: Option<usize>,
     chaos: Option<Chaos>,
+    datagram_chaos: Option<DatagramChaos>,
 }
 
 impl Host {
@@ -98,6 +139,7 @@ impl Host {
             receive_max: None,
             socket_max: None,
             chaos: None,
+            datagram_chaos: None,
         }
     }
 
@@ -125,6 +167,25 @@ impl Host {
 
     pub(super) fn chaos_off(&mut self) {
         self.chaos = None;
+    }
+
+    pub(super) fn datagram_faults(&mut self, seed: u64, faults: DatagramFaults) {
+        self.datagram_chaos = Some(DatagramChaos {
+            rng: Chaos::new(seed, 0),
+            faults,
+        });
+    }
+
+    /// What the network does to the next datagram this host sends.
+    pub(super) fn datagram_fate(&mut self) -> Fate {
+        let Some(DatagramChaos { rng, faults }) = &mut self.datagram_chaos else {
+            return Fate::default();
+        };
+        Fate {
+            lost: rng.chance(faults.lose_per_mille),
+            duplicated: rng.chance(faults.duplicate_per_mille),
+            reordered: rng.chance(faults.reorder_per_mille),
+        }
     }
 
     /// A scripted failure due for `op`, if any; consumes one.

@@ -1,7 +1,9 @@
 //! A deterministic in-memory network, for tests.
 //!
-//! - [`MockNetwork`] / [`MockStack`]: hosts that talk TCP to each other through
-//!   `embedded-nal`, never blocking, with scripted and seeded faults.
+//! - [`MockNetwork`] / [`MockStack`]: hosts that talk TCP and UDP to each other
+//!   through `embedded-nal`, never blocking, with scripted and seeded faults: for
+//!   datagrams, loss, duplication and reordering ([`DatagramFaults`]), truncation to
+//!   the receiver's buffer, and a log of what was done to them ([`DatagramLog`]).
 //!
 //! The mock clock and display are beside what they stand in for:
 //! [`MockClock`](crate::time::MockClock) and
@@ -45,11 +47,13 @@ mod network;
 mod ops;
 mod pipe;
 mod stack;
+mod udp;
 
 pub use error::MockError;
-pub use faults::Op;
+pub use faults::{DatagramFaults, Op};
 pub use network::{MockNetwork, MockSocket};
 pub use stack::MockStack;
+pub use udp::DatagramLog;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::error::MockError;
 use super::faults::Host;
 use super::pipe::Pipe;
 use super::stack::MockStack;
+use super::udp::{DatagramLog, Udp};
 
 /// Connections a listener holds before they are accepted.
 pub(super) const BACKLOG: usize = 4;
@@ -37,6 +38,7 @@ pub(super) struct State<const S: usize, const P: usize> {
     pub(super) slots: [Option<Slot<P>>; S],
     pub(super) hosts: [Option<Host>; S],
     pub(super) calls: u64,
+    pub(super) datagrams: DatagramLog,
     serial: u32,
     next_port: u16,
 }
@@ -58,6 +60,8 @@ pub(super) enum Kind {
     Bound,
     Listening(Deque<usize, BACKLOG>),
     Conn(End),
+    /// A UDP socket (bound once it has a local address).
+    Udp(Udp),
 }
 
 /// One end of a connection.
@@ -117,6 +121,7 @@ impl<const S: usize, const P: usize> State<S, P> {
             slots: [const { None }; S],
             hosts: [const { None }; S],
             calls: 0,
+            datagrams: DatagramLog::new(),
             serial: 0,
             next_port: EPHEMERAL,
         }
@@ -296,6 +301,11 @@ impl<const SOCKETS: usize, const PIPE: usize> MockNetwork<SOCKETS, PIPE> {
             let towards = st.slots.iter().flatten().filter(|s| s.local == Some(to));
             towards.filter_map(|s| s.last_send_to).max()
         })
+    }
+
+    /// What became of the datagrams sent on this network so far.
+    pub fn datagram_log(&self) -> DatagramLog {
+        self.with(|st| st.datagrams)
     }
 
     /// Resets the live connection that has an end at `addr` (the first found if a

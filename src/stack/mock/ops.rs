@@ -9,16 +9,16 @@ use super::faults::Op;
 use super::network::MockSocket;
 use super::network::{End, Kind, Shut, Slot, State};
 
-type NbResult<T> = nb::Result<T, MockError>;
+pub(super) type NbResult<T> = nb::Result<T, MockError>;
 
 impl<const S: usize, const P: usize> State<S, P> {
-    fn failure(&mut self, ip: IpAddr, op: Op) -> Result<(), MockError> {
+    pub(super) fn failure(&mut self, ip: IpAddr, op: Op) -> Result<(), MockError> {
         self.host_mut(ip)
             .and_then(|h| h.take_failure(op))
             .map_or(Ok(()), Err)
     }
 
-    fn nb_fault(&mut self, ip: IpAddr, op: Op) -> NbResult<()> {
+    pub(super) fn nb_fault(&mut self, ip: IpAddr, op: Op) -> NbResult<()> {
         self.host_mut(ip)
             .and_then(|h| h.take_nb_fault(op))
             .map_or(Ok(()), Err)
@@ -33,6 +33,11 @@ impl<const S: usize, const P: usize> State<S, P> {
     }
 
     pub(super) fn socket(&mut self, ip: IpAddr) -> Result<MockSocket, MockError> {
+        self.open(ip, Kind::Fresh)
+    }
+
+    /// A new socket of host `ip` in state `kind`, within the host's socket limit.
+    pub(super) fn open(&mut self, ip: IpAddr, kind: Kind) -> Result<MockSocket, MockError> {
         self.failure(ip, Op::Socket)?;
         let limit = self.host_mut(ip).and_then(|h| h.socket_max);
         if limit.is_some_and(|max| self.open_sockets(ip) >= max) {
@@ -40,7 +45,7 @@ impl<const S: usize, const P: usize> State<S, P> {
         }
         let index = self.free_index().ok_or(MockError::NoSocket)?;
         let serial = self.next_serial();
-        self.slots[index] = Some(Slot::new(ip, serial, Kind::Fresh));
+        self.slots[index] = Some(Slot::new(ip, serial, kind));
         Ok(MockSocket { index, serial })
     }
 

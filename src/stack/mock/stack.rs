@@ -3,14 +3,15 @@
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use embedded_nal::{TcpClientStack, TcpFullStack};
+use embedded_nal::{TcpClientStack, TcpFullStack, UdpClientStack, UdpFullStack};
 
 use super::error::MockError;
-use super::faults::{Host, Op};
-use super::network::{MockNetwork, MockSocket};
-use crate::stack::local_addr::LocalAddr;
+use super::faults::{DatagramFaults, Host, Op};
+use super::network::{Kind, MockNetwork, MockSocket};
+use super::udp::Udp;
+use crate::stack::local_addr::{LocalAddr, UdpLocalAddr};
 
-/// One host (IP address) on a [`MockNetwork`]: a non-blocking TCP stack.
+/// One host (IP address) on a [`MockNetwork`]: a non-blocking TCP and UDP stack.
 ///
 /// Fault settings belong to the host, so every `MockStack` of the same address sees
 /// them; they take `&self` so a test can change them while the code under test owns
@@ -82,6 +83,14 @@ impl<'a, const SOCKETS: usize, const PIPE: usize> MockStack<'a, SOCKETS, PIPE> {
     /// Stops [`chaos`](Self::chaos).
     pub fn chaos_off(&self) {
         self.host(Host::chaos_off);
+    }
+
+    /// Seeded faults on the datagrams this host sends from now on: each is lost,
+    /// duplicated or made to overtake the one before it with the chances in
+    /// `faults`. The same seed and sends give the same faults; the network's
+    /// [`datagram_log`](MockNetwork::datagram_log) counts what was done.
+    pub fn datagram_faults(&self, seed: u64, faults: DatagramFaults) {
+        self.host(|h| h.datagram_faults(seed, faults));
     }
 
     /// `socket()` fails with `NoSocket` while this host has `max` sockets open.
@@ -174,6 +183,57 @@ impl<const SOCKETS: usize, const PIPE: usize> TcpFullStack for MockStack<'_, SOC
 
 impl<const SOCKETS: usize, const PIPE: usize> LocalAddr for MockStack<'_, SOCKETS, PIPE> {
     fn local_addr(&self, socket: &MockSocket) -> Option<SocketAddr> {
+        MockStack::local_addr(self, socket)
+    }
+}
+
+impl<const SOCKETS: usize, const PIPE: usize> UdpClientStack for MockStack<'_, SOCKETS, PIPE> {
+    type UdpSocket = MockSocket;
+    type Error = MockError;
+
+    fn socket(&mut self) -> Result<MockSocket, MockError> {
+        self.net.call(|st| st.open(self.ip, Kind::Udp(Udp::new())))
+    }
+
+    fn connect(&mut self, socket: &mut MockSocket, remote: SocketAddr) -> Result<(), MockError> {
+        self.net.call(|st| st.udp_connect(self.ip, socket, remote))
+    }
+
+    fn send(&mut self, socket: &mut MockSocket, buffer: &[u8]) -> nb::Result<(), MockError> {
+        self.net.call(|st| st.udp_send(self.ip, socket, buffer))
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut MockSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<(usize, SocketAddr), MockError> {
+        self.net.call(|st| st.udp_receive(self.ip, socket, buffer))
+    }
+
+    fn close(&mut self, socket: MockSocket) -> Result<(), MockError> {
+        self.net.call(|st| st.close(self.ip, socket))
+    }
+}
+
+impl<const SOCKETS: usize, const PIPE: usize> UdpFullStack for MockStack<'_, SOCKETS, PIPE> {
+    fn bind(&mut self, socket: &mut MockSocket, local_port: u16) -> Result<(), MockError> {
+        self.net.call(|st| st.udp_bind(self.ip, socket, local_port))
+    }
+
+    fn send_to(
+        &mut self,
+        socket: &mut MockSocket,
+        remote: SocketAddr,
+        buffer: &[u8],
+    ) -> nb::Result<(), MockError> {
+        self.net
+            .call(|st| st.udp_send_to(self.ip, socket, remote, buffer))
+    }
+}
+
+impl<const SOCKETS: usize, const PIPE: usize> UdpLocalAddr for MockStack<'_, SOCKETS, PIPE> {
+    fn udp_local_addr(&self, socket: &MockSocket) -> Option<SocketAddr> {
         MockStack::local_addr(self, socket)
     }
 }
