@@ -55,6 +55,10 @@ pub(super) struct Slot<const P: usize> {
     pub(super) last_send_to: Option<u64>,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no heap to box into; each slot already holds a PIPE-byte buffer"
+)]
 pub(super) enum Kind {
     Fresh,
     Bound,
