@@ -22,6 +22,7 @@ pub use client::{
 };
 pub use display::{Flush, NoFlush, StatusScreen};
 pub use progress::Progress;
+pub use server::udp::{UdpEcho, UdpEchoError, UdpStats};
 pub use server::{
     CloseReason, EchoServer, ServerConfig, ServerError, ServerEvent, ServerStats,
     ALLOWLIST_CAPACITY, DEFAULT_PORT,

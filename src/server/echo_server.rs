@@ -3,7 +3,9 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
+use embedded_nal::{
+    nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack,
+};
 use heapless::Deque;
 
 use crate::display::{Flush, Status, StatusScreen, StatusView};
@@ -13,8 +15,9 @@ use crate::server::config::ServerConfig;
 use crate::server::error::ServerError;
 use crate::server::event::{CloseReason, ServerEvent};
 use crate::server::stats::ServerStats;
+use crate::server::udp::{UdpEcho, UdpEchoError};
 use crate::stack::local_addr::LocalAddr;
-use crate::text::message_feed::{Fed, MessageFeed, ScreenText};
+use crate::text::message_feed::{datagram_text, Fed, MessageFeed, ScreenText};
 use crate::time::Instant;
 
 /// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
@@ -533,6 +536,40 @@ where
     /// port the stack chose. `None` until a poll has listened.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.stack.local_addr(self.listener.as_ref()?)
+    }
+}
+
+impl<Stack, Display, const SLOTS: usize, const BUF: usize> EchoServer<Stack, Display, SLOTS, BUF>
+where
+    Stack: TcpFullStack + UdpFullStack,
+    Display: Flush,
+{
+    /// Runs a [`UdpEcho`] beside the TCP slots, with this server's stack, port and
+    /// allowlist: call it next to [`poll`](Self::poll), which redraws the screen.
+    /// Each datagram echoed shows on the screen as a TCP receive does (its text
+    /// decoded by the same rules, on its own; its sender as the last peer).
+    pub fn poll_udp<const QUEUE: usize, const UDP_BUF: usize>(
+        &mut self,
+        udp: &mut UdpEcho<<Stack as UdpClientStack>::UdpSocket, QUEUE, UDP_BUF>,
+        now: Instant,
+    ) -> Result<Progress, UdpEchoError<<Stack as UdpClientStack>::Error>> {
+        let (mut text, mut peer) = (ScreenText::new(), None);
+        let progress = udp.poll_with(&mut self.stack, &self.config, now, |from, bytes| {
+            peer = Some(from);
+            let fresh = datagram_text(bytes);
+            if !fresh.is_empty() {
+                text = fresh;
+            }
+        });
+        if peer.is_some() {
+            self.last_peer = peer;
+        }
+        if !text.is_empty() {
+            // Newer than any TCP receive whose decoding still waits.
+            self.latest_deferred = None;
+            self.view.set_message(text.oldest_ordered().copied());
+        }
+        progress
     }
 }
 

@@ -136,6 +136,14 @@ impl MessageFeed {
     }
 }
 
+/// The screen's text of one datagram: decoded on its own, since a datagram is a
+/// whole message with no stream before it (empty if it has no text).
+pub(crate) fn datagram_text(bytes: &[u8]) -> ScreenText {
+    decode(&mut TextDecoder::new(), |d, out| {
+        d.decode_tail(bytes, SCREEN_TAIL, out)
+    })
+}
+
 /// Runs `f` with an output that keeps the last `SCREEN_TAIL` characters.
 fn decode(
     decoder: &mut TextDecoder,
