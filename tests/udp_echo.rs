@@ -78,6 +78,7 @@ fn the_tutorials_messages_come_back_whole_to_their_sender_and_show_on_the_screen
         vec![(b"I'am MixNo".to_vec(), server_addr(PORT))]
     );
     assert_eq!(server.screen().message(), "I'am MixNo");
+    assert_eq!(server.screen().state(), "udp 192.168.0.12");
     let s = udp.stats();
     assert_eq!((s.datagrams_in, s.datagrams_out, s.bytes_out), (2, 2, 23));
     assert_eq!(
@@ -345,4 +346,31 @@ proptest! {
         }
         prop_assert_eq!(udp.stats().dropped, 0);
     }
+}
+
+#[test]
+fn the_newest_message_wins_the_screen_whether_it_came_by_tcp_or_by_udp() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut server = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config());
+    let mut udp = Echo::new();
+    server.poll(Instant::ZERO).unwrap();
+    server.poll_udp(&mut udp, Instant::ZERO).unwrap();
+    let mut tcp = common::Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let mut datagrams = Client::new(&net, 2);
+    server.poll(Instant::ZERO).unwrap();
+    // A long receive: its decoding waits for the next redraw.
+    assert_eq!(tcp.send(&[b'T'; 900]), 900);
+    server.poll(Instant::from_millis(1)).unwrap();
+    datagrams.send(b"by udp");
+    server.poll_udp(&mut udp, Instant::from_millis(2)).unwrap();
+    server.poll(Instant::from_millis(500)).unwrap();
+    assert_eq!(server.screen().message(), "by udp");
+    assert!(
+        server.screen().state().starts_with("1/4 192.168.0.12"),
+        "{}",
+        server.screen().state()
+    );
+    assert_eq!(tcp.send(b"by tcp"), 6);
+    server.poll(Instant::from_millis(1000)).unwrap();
+    assert_eq!(server.screen().message(), "by tcp");
 }

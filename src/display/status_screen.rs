@@ -107,6 +107,12 @@ impl StatusScreen {
         };
     }
 
+    /// Show the sender of the latest datagram (its port left out), for a server
+    /// that serves no connection but answers datagrams: `udp 192.168.0.11`.
+    pub fn set_datagram_sender(&mut self, sender: SocketAddr) {
+        self.state.text = fit_ascii(format_args!("udp {}", sender.ip()));
+    }
+
     /// Show the connection counters: connections accepted, refused (a server
     /// counts both those it had no slot for and those its allowlist denied) and
     /// errors.
@@ -128,7 +134,7 @@ impl StatusScreen {
         &self.header.text
     }
 
-    /// The state line: `accepting.....` or `active/slots peer`.
+    /// The state line: `accepting.....`, `active/slots peer` or `udp sender`.
     pub fn state(&self) -> &str {
         &self.state.text
     }

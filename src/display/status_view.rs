@@ -14,8 +14,11 @@ pub struct Status {
     pub active: u32,
     /// Connections that can be served at once.
     pub slots: u32,
-    /// The peer that connected last, if any did.
+    /// The peer that connected or sent a datagram last, if any did.
     pub last_peer: Option<SocketAddr>,
+    /// The sender of the last datagram, if a datagram came: shown while no
+    /// connection is served.
+    pub datagram_sender: Option<SocketAddr>,
     /// Connections accepted so far.
     pub accepted: u32,
     /// Connections refused so far (no free slot, or not on the allowlist).
@@ -77,8 +80,13 @@ impl<Display> StatusView<Display> {
         }
         self.status = Some(status);
         let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-        self.screen
-            .set_clients(count(status.active), count(status.slots), status.last_peer);
+        match (status.active, status.datagram_sender) {
+            (0, Some(sender)) => self.screen.set_datagram_sender(sender),
+            _ => {
+                self.screen
+                    .set_clients(count(status.active), count(status.slots), status.last_peer)
+            }
+        }
         self.screen
             .set_counters(status.accepted, status.refused, status.errors);
     }

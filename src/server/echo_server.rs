@@ -87,6 +87,7 @@ where
     stats: ServerStats,
     events: Deque<ServerEvent, EVENT_QUEUE>,
     last_peer: Option<SocketAddr>,
+    datagram_sender: Option<SocketAddr>,
     first_slot: usize,
     /// The slot whose deferred receive is the newest receive of all, if it is.
     latest_deferred: Option<usize>,
@@ -150,6 +151,7 @@ where
             stats: ServerStats::default(),
             events: Deque::new(),
             last_peer: None,
+            datagram_sender: None,
             first_slot: 0,
             latest_deferred: None,
         }
@@ -510,6 +512,7 @@ where
             active: s.active,
             slots: Self::SLOT_COUNT,
             last_peer: self.last_peer,
+            datagram_sender: self.datagram_sender,
             accepted: s.accepted,
             refused: s.rejected.wrapping_add(s.denied),
             errors: s.errors,
@@ -563,6 +566,7 @@ where
         });
         if peer.is_some() {
             self.last_peer = peer;
+            self.datagram_sender = peer;
         }
         if !text.is_empty() {
             // Newer than any TCP receive whose decoding still waits.
