@@ -192,6 +192,7 @@ mod tests {
             active: 1,
             slots: 4,
             last_peer: Some(SocketAddr::from(([10, 0, 0, 2], 40000))),
+            datagram_sender: None,
             accepted: 3,
             refused: 2,
             errors: 1,
@@ -207,6 +208,18 @@ mod tests {
             ..status
         });
         assert_eq!(v.screen().state(), "accepting.....");
+        let sender = Some(SocketAddr::from(([10, 0, 0, 9], 5)));
+        v.set_status(Status {
+            active: 0,
+            datagram_sender: sender,
+            ..status
+        });
+        assert_eq!(v.screen().state(), "udp 10.0.0.9");
+        v.set_status(Status {
+            datagram_sender: sender,
+            ..status
+        });
+        assert_eq!(v.screen().state(), "1/4 10.0.0.2", "connections come first");
     }
 
     #[test]
