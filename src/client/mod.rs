@@ -6,6 +6,7 @@ mod backoff;
 mod config;
 mod error;
 mod periodic_client;
+mod schedule;
 mod stats;
 
 pub use backoff::Backoff;

@@ -9,10 +9,11 @@ use heapless::Deque;
 use crate::client::backoff::Jitter;
 use crate::client::config::ClientConfig;
 use crate::client::error::ClientError;
+use crate::client::schedule::Schedule;
 use crate::client::stats::ClientStats;
 use crate::log::trace_event;
 use crate::progress::Progress;
-use crate::time::{Clock, Duration, Instant};
+use crate::time::{Clock, Instant};
 
 /// Messages sent but not yet fully echoed; when this many wait, ticks are missed.
 const IN_FLIGHT: usize = 8;
@@ -53,9 +54,7 @@ struct InFlight {
 
 struct Link<Socket> {
     socket: Socket,
-    /// Origin of the schedule: message `k` is due at `start + k * period`.
-    start: Instant,
-    tick: u64,
+    schedule: Schedule,
     next_msg: usize,
     in_flight: Deque<InFlight, IN_FLIGHT>,
 }
@@ -323,8 +322,7 @@ where
                 self.stats.consecutive_failures = 0;
                 let link = Link {
                     socket,
-                    start: now,
-                    tick: 0,
+                    schedule: Schedule::starting(now),
                     next_msg: 0,
                     in_flight: Deque::new(),
                 };
@@ -435,13 +433,12 @@ where
         now: Instant,
         produce: Option<impl FnOnce(&mut [u8]) -> usize>,
     ) {
-        let period = self.config.period.total_millis().max(1);
-        let due = link.start + Duration::from_millis(link.tick.saturating_mul(period));
-        if now < due || (produce.is_none() && self.config.messages.is_empty()) {
+        if produce.is_none() && self.config.messages.is_empty() {
             return;
         }
-        let late_ticks = (now - due).total_millis() / period;
-        link.tick = link.tick.saturating_add(late_ticks + 1);
+        let Some(late_ticks) = link.schedule.take_due(now, self.config.period) else {
+            return;
+        };
         let busy = link
             .in_flight
             .back()
