@@ -18,7 +18,8 @@ pub mod text;
 pub mod time;
 
 pub use client::{
-    Backoff, ClientConfig, ClientError, ClientState, ClientStats, PeriodicClient, TUTORIAL_MESSAGES,
+    Backoff, ClientConfig, ClientError, ClientState, ClientStats, PeriodicClient,
+    UdpPeriodicClient, TUTORIAL_MESSAGES,
 };
 pub use display::{Flush, NoFlush, StatusScreen};
 pub use progress::Progress;

@@ -1,6 +1,7 @@
 //! The periodic client: [`PeriodicClient`] (a drift-free schedule, byte-for-byte
 //! verification of every echo, reconnection with [`Backoff`]), its
-//! [`ClientConfig`], [`ClientStats`] and [`ClientError`].
+//! [`ClientConfig`], [`ClientStats`] and [`ClientError`]; and its UDP form,
+//! [`UdpPeriodicClient`].
 
 mod backoff;
 mod config;
@@ -8,9 +9,11 @@ mod error;
 mod periodic_client;
 mod schedule;
 mod stats;
+mod udp_client;
 
 pub use backoff::Backoff;
 pub use config::{ClientConfig, TUTORIAL_MESSAGES};
 pub use error::ClientError;
 pub use periodic_client::{ClientState, PeriodicClient};
 pub use stats::ClientStats;
+pub use udp_client::UdpPeriodicClient;

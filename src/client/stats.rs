@@ -2,7 +2,9 @@
 
 use crate::time::Duration;
 
-/// Counters of a [`PeriodicClient`](crate::client::PeriodicClient).
+/// Counters of a [`PeriodicClient`](crate::client::PeriodicClient) or a
+/// [`UdpPeriodicClient`](crate::client::UdpPeriodicClient) (the datagram counters
+/// stay 0 over TCP, where a lost, repeated or late echo ends the connection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ClientStats {
@@ -32,6 +34,16 @@ pub struct ClientStats {
     pub rtt_total: Duration,
     /// Failures in a row since the last successful connection.
     pub consecutive_failures: u32,
+    /// UDP: datagrams whose echo did not come within the echo timeout.
+    pub lost: u32,
+    /// UDP: echoes of a datagram whose echo had already come.
+    pub duplicates: u32,
+    /// UDP: echoes that came after their datagram was counted lost (also counted
+    /// in `lost`).
+    pub late: u32,
+    /// UDP: errors the stack reported for one send or receive (an ICMP error of an
+    /// earlier datagram, for example); the socket stays in use.
+    pub errors: u32,
 }
 
 impl ClientStats {
