@@ -203,3 +203,18 @@ impl UdpLocalAddr for StdStack {
         StdStack::udp_local_addr(self, socket)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_sent_in_part_is_an_error_not_a_success() {
+        assert_eq!(whole(4, b"ping"), Ok(()));
+        assert_eq!(whole(0, b""), Ok(()));
+        assert_eq!(
+            whole(3, b"ping"),
+            Err(nb::Error::Other(StdError::Io(io::ErrorKind::WriteZero)))
+        );
+    }
+}
