@@ -102,8 +102,8 @@ pub use udp::StdUdpSocket;
 /// The stack holds where listeners and UDP sockets bind and the OS's readiness list
 /// of its sockets (for [`wait`](Self::wait)); each [`StdSocket`] and
 /// [`StdUdpSocket`] owns its OS socket, so dropping or closing a handle closes the
-/// socket. Clones share the readiness list: a server's
-/// and a client's stack cloned from one another can be waited on together.
+/// socket. Clones share the readiness list: a server's and a client's stack cloned
+/// from one another can be waited on together.
 #[derive(Debug, Clone)]
 pub struct StdStack {
     bind_ip: Option<IpAddr>,
@@ -146,7 +146,7 @@ impl StdStack {
     }
 
     /// A stack whose listeners and UDP sockets bind `ip` only (for example
-    /// `127.0.0.1` or `::1`); its connections go out from `ip` too.
+    /// `127.0.0.1` or `::1`); connected UDP sockets send from `ip` too.
     pub fn bind_to(ip: IpAddr) -> Self {
         Self {
             bind_ip: Some(ip),
