@@ -8,8 +8,6 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -19,46 +17,14 @@ use nal_echo::embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFull
 use nal_echo::stack::std::{StdError, StdSocket, StdStack};
 use nal_echo::{CloseReason, EchoServer, NoFlush, ServerConfig, ServerEvent};
 
+use common::watchdog::watchdog;
+
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 /// Longest any wait in these tests may take.
 const PATIENCE: Duration = Duration::from_secs(10);
 /// Most rounds of a wait (1 ms sleeps): the count bound, besides [`PATIENCE`].
 const ROUNDS: usize = 10_000;
-
-/// A test still running after this long has a call that blocked: abort the run.
-const HANG: Duration = Duration::from_secs(20);
-
-/// Aborts the test binary if the test holding it does not end within [`HANG`]: a
-/// blocking call would never come back to fail an assertion.
-struct Watchdog(Arc<AtomicBool>);
-
-fn watchdog() -> Watchdog {
-    let done = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&done);
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < HANG {
-            if seen.load(Ordering::Relaxed) {
-                return;
-            }
-            sleep(Duration::from_millis(10));
-        }
-        // Straight to stderr: the harness would swallow a captured eprintln.
-        let _ = writeln!(
-            std::io::stderr(),
-            "a test hung for {HANG:?}: a stack call blocked"
-        );
-        std::process::abort();
-    });
-    Watchdog(done)
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 fn refused() -> StdError {
     StdError::Io(ErrorKind::ConnectionRefused)

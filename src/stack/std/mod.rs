@@ -1,5 +1,5 @@
-//! [`StdStack`]: the operating system's TCP sockets as an embedded-nal stack, for
-//! host programs and tests (feature `std`).
+//! [`StdStack`]: the operating system's TCP and UDP sockets as an embedded-nal stack,
+//! for host programs and tests (feature `std`).
 //!
 //! Every call returns at once: what would have to wait reports
 //! [`nb::Error::WouldBlock`], so [`EchoServer`](crate::server::EchoServer) and
@@ -29,6 +29,11 @@
 //!   the last progress, then sleep in `wait`.
 //! * [`StdStack::with_shared_port`] lets several stacks, one per thread, listen on
 //!   one port (`SO_REUSEPORT`): the kernel spreads the connections over the loops.
+//! * UDP ([`StdUdpSocket`], `UdpClientStack` and `UdpFullStack`): sockets bind
+//!   where listeners would, `send_to` and `receive` speak plain IPv4 on dual-stack
+//!   sockets too, and `wait` covers them. A datagram that fills `receive`'s whole
+//!   buffer may have been cut, and an ICMP error (`ConnectionRefused`) concerns one
+//!   earlier datagram, not the socket: [`StdUdpSocket`] has the details.
 //!
 //! ```
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -44,11 +49,38 @@
 //! stack.close(listener)?;
 //! # Ok::<(), nal_echo::stack::std::StdError>(())
 //! ```
+//!
+//! UDP on the same stack:
+//!
+//! ```
+//! use nal_echo::embedded_nal::{nb, UdpClientStack, UdpFullStack};
+//! use nal_echo::stack::std::StdStack;
+//!
+//! let mut stack = StdStack::bind_to([127, 0, 0, 1].into());
+//! let mut server = UdpClientStack::socket(&mut stack)?;
+//! UdpFullStack::bind(&mut stack, &mut server, 0)?;
+//! let to = stack.udp_local_addr(&server).expect("a bound socket has an address");
+//! let mut buffer = [0u8; 16];
+//! // Nothing has arrived: receive does not wait for a datagram.
+//! assert!(matches!(stack.receive(&mut server, &mut buffer), Err(nb::Error::WouldBlock)));
+//!
+//! let mut client = UdpClientStack::socket(&mut stack)?;
+//! UdpFullStack::bind(&mut stack, &mut client, 0)?;
+//! nb::block!(stack.send_to(&mut client, to, b"ping"))?;
+//! // `block!` spins until the datagram is there; a poll loop would come back later.
+//! let (n, peer) = nb::block!(stack.receive(&mut server, &mut buffer))?;
+//! assert_eq!(&buffer[..n], b"ping");
+//! assert_eq!(Some(peer), stack.udp_local_addr(&client));
+//! UdpClientStack::close(&mut stack, client)?;
+//! UdpClientStack::close(&mut stack, server)?;
+//! # Ok::<(), nal_echo::stack::std::StdError>(())
+//! ```
 
 mod error;
 mod idle_wait;
 mod os;
 mod readiness;
+mod udp;
 
 use core::mem;
 use core::net::{IpAddr, SocketAddr};
@@ -63,13 +95,15 @@ pub use error::StdError;
 pub use idle_wait::IdleWait;
 use os::Connect;
 use readiness::{Readiness, Watch};
+pub use udp::StdUdpSocket;
 
-/// The OS's TCP sockets behind the embedded-nal traits, never blocking.
+/// The OS's TCP and UDP sockets behind the embedded-nal traits, never blocking.
 ///
-/// The stack holds where listeners bind and the OS's readiness list of its sockets
-/// (for [`wait`](Self::wait)); each [`StdSocket`] owns its OS socket, so dropping or
-/// closing a handle closes the socket. Clones share the readiness list: a server's
-/// and a client's stack cloned from one another can be waited on together.
+/// The stack holds where listeners and UDP sockets bind and the OS's readiness list
+/// of its sockets (for [`wait`](Self::wait)); each [`StdSocket`] and
+/// [`StdUdpSocket`] owns its OS socket, so dropping or closing a handle closes the
+/// socket. Clones share the readiness list: a server's and a client's stack cloned
+/// from one another can be waited on together.
 #[derive(Debug, Clone)]
 pub struct StdStack {
     bind_ip: Option<IpAddr>,
@@ -101,8 +135,8 @@ enum State {
 }
 
 impl StdStack {
-    /// A stack whose listeners accept on every address: dual-stack `[::]` where the
-    /// OS allows it, else `0.0.0.0`.
+    /// A stack whose listeners and UDP sockets bind every address: dual-stack `[::]`
+    /// where the OS allows it, else `0.0.0.0`.
     pub fn new() -> Self {
         Self {
             bind_ip: None,
@@ -111,7 +145,8 @@ impl StdStack {
         }
     }
 
-    /// A stack whose listeners accept on `ip` only (for example `127.0.0.1` or `::1`).
+    /// A stack whose listeners and UDP sockets bind `ip` only (for example
+    /// `127.0.0.1` or `::1`); connected UDP sockets send from `ip` too.
     pub fn bind_to(ip: IpAddr) -> Self {
         Self {
             bind_ip: Some(ip),
@@ -129,17 +164,20 @@ impl StdStack {
     /// Listeners of this stack share their port with listeners of other stacks
     /// that ask for the same (in this process or another of the same user), and
     /// the kernel spreads new connections over them: several poll loops, one per
-    /// thread and each with its own stack, serve one port on several cores. Where
-    /// [`CAN_SHARE_PORT`](Self::CAN_SHARE_PORT) is false, `listen` fails with
-    /// [`StdError::Io`]`(Unsupported)`.
+    /// thread and each with its own stack, serve one port on several cores. UDP
+    /// sockets bound by such a stack share their port the same way, and the kernel
+    /// spreads the datagrams by their sender. Where
+    /// [`CAN_SHARE_PORT`](Self::CAN_SHARE_PORT) is false, `listen` and UDP's `bind`
+    /// fail with [`StdError::Io`]`(Unsupported)`.
     pub fn with_shared_port(mut self) -> Self {
         self.share_port = true;
         self
     }
 
     /// Sleeps until one of the sockets of this stack and its clones has news (a
-    /// connection queued, data or a close arrived, room to send again, a connection
-    /// attempt ended), or `timeout` passed. Returns whether it was woken early.
+    /// connection queued, data or a close arrived, a datagram or an ICMP error
+    /// arrived on a UDP socket, room to send again, a connection attempt ended), or
+    /// `timeout` passed. Returns whether it was woken early.
     ///
     /// For a host loop, after a poll that made no progress: the thread sleeps in the
     /// OS instead of spinning, and wakes as soon as there is work. News is reported

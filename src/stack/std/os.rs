@@ -3,7 +3,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ::std::io;
-use ::std::net::{TcpListener, TcpStream};
+use ::std::net::{TcpListener, TcpStream, UdpSocket};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The `listen()` queue. A burst of connects beyond it is not refused but dropped:
@@ -47,13 +47,30 @@ pub(super) const CAN_SHARE_PORT: bool = cfg!(any(
 /// A non-blocking listener on `ip` (or dual-stack when `None`) and `port`, sharing
 /// the port with other listeners that ask for it if `share`.
 pub(super) fn listen(ip: Option<IpAddr>, port: u16, share: bool) -> io::Result<TcpListener> {
+    on_ip_or_every_address(ip, port, |addr, dual_stack| {
+        listen_on(addr, dual_stack, share)
+    })
+}
+
+/// A non-blocking UDP socket bound like a listener: on `ip` (or dual-stack when
+/// `None`) and `port`, sharing the port with other sockets that ask for it if `share`.
+pub(super) fn bind_datagrams(ip: Option<IpAddr>, port: u16, share: bool) -> io::Result<UdpSocket> {
+    on_ip_or_every_address(ip, port, |addr, dual_stack| {
+        bind_datagrams_on(addr, dual_stack, share)
+    })
+}
+
+/// Opens a socket through `open` on `ip`, or where no address is given on
+/// dual-stack `[::]` (the flag tells `open` to accept IPv4 as well), falling back
+/// to `0.0.0.0` where the OS has no IPv6 or no dual-stack sockets.
+fn on_ip_or_every_address<T>(
+    ip: Option<IpAddr>,
+    port: u16,
+    open: impl Fn(SocketAddr, bool) -> io::Result<T>,
+) -> io::Result<T> {
     match ip {
-        Some(ip) => listen_on(SocketAddr::new(ip, port), false, share),
-        None => match listen_on(
-            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
-            true,
-            share,
-        ) {
+        Some(ip) => open(SocketAddr::new(ip, port), false),
+        None => match open(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true) {
             // The port is taken for IPv4 as well, or cannot be shared at all; another
             // try would only hide that.
             Err(e)
@@ -65,11 +82,7 @@ pub(super) fn listen(ip: Option<IpAddr>, port: u16, share: bool) -> io::Result<T
                 Err(e)
             }
             // No IPv6 here (or no dual-stack sockets): serve IPv4 alone.
-            Err(_) => listen_on(
-                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
-                false,
-                share,
-            ),
+            Err(_) => open(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false),
             ok => ok,
         },
     }
@@ -77,20 +90,36 @@ pub(super) fn listen(ip: Option<IpAddr>, port: u16, share: bool) -> io::Result<T
 
 fn listen_on(addr: SocketAddr, dual_stack: bool, share: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if dual_stack {
-        socket.set_only_v6(false)?;
-    }
-    if share {
-        share_port(&socket)?;
-    }
+    prepare_to_bind(&socket, dual_stack, share)?;
     // So a restarted server can rebind while its old connections sit in TIME_WAIT.
     // Not on Windows, where the option lets a second socket take a port in use.
     #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// Without `SO_REUSEADDR`, unlike a listener: UDP has no TIME_WAIT to wait out, and
+/// on Linux two UDP sockets that both set it may bind the same port, the newer one
+/// then taking the datagrams, so a second server would steal the first one's
+/// traffic instead of failing with `AddrInUse`.
+fn bind_datagrams_on(addr: SocketAddr, dual_stack: bool, share: bool) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    prepare_to_bind(&socket, dual_stack, share)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// What a socket that binds a port needs before `bind`, TCP or UDP alike.
+fn prepare_to_bind(socket: &Socket, dual_stack: bool, share: bool) -> io::Result<()> {
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    if share {
+        share_port(socket)?;
+    }
+    socket.set_nonblocking(true)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -239,6 +268,38 @@ fn not_to_itself(stream: TcpStream) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// A non-blocking UDP socket on an ephemeral port, connected to `remote`: bound on
+/// `ip` if given, else on every address of the remote's family. UDP's connect only
+/// records the peer (there is no handshake), so it never waits.
+pub(super) fn connect_datagrams(ip: Option<IpAddr>, remote: SocketAddr) -> io::Result<UdpSocket> {
+    let local = SocketAddr::new(ip.unwrap_or_else(|| every_address_of(remote.ip())), 0);
+    let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&local.into())?;
+    socket.connect(&in_family(local.is_ipv6(), remote).into())?;
+    Ok(socket.into())
+}
+
+fn every_address_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// `remote` written in the family of a socket (IPv6 if `ipv6`): an IPv6 socket
+/// reaches IPv4 peers, when dual-stack, only as `::ffff:a.b.c.d`, and an IPv4
+/// socket takes an IPv4-mapped address only as plain IPv4. Other addresses stay as
+/// they are, for the OS to refuse what the socket cannot reach.
+pub(super) fn in_family(ipv6: bool, remote: SocketAddr) -> SocketAddr {
+    let ip = match (ipv6, remote.ip()) {
+        (true, IpAddr::V4(v4)) => v4.to_ipv6_mapped().into(),
+        (false, IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(v6.into(), IpAddr::V4),
+        (_, ip) => ip,
+    };
+    SocketAddr::new(ip, remote.port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +338,19 @@ mod tests {
         );
         let v6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 7);
         assert_eq!(canonical(v6), v6);
+    }
+
+    #[test]
+    fn destinations_are_written_in_the_socket_family() {
+        let v4 = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 7);
+        let mapped = SocketAddr::new(Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(), 7);
+        let v6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 7);
+        assert_eq!(in_family(true, v4), mapped);
+        assert_eq!(in_family(true, mapped), mapped);
+        assert_eq!(in_family(true, v6), v6);
+        assert_eq!(in_family(false, v4), v4);
+        assert_eq!(in_family(false, mapped), v4);
+        assert_eq!(in_family(false, v6), v6, "left for the OS to refuse");
     }
 
     #[test]

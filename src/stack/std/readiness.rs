@@ -37,6 +37,8 @@ pub(super) enum Watch {
     Accept,
     /// A connection: data or a close arrived, room to send, the handshake ended.
     Stream,
+    /// A UDP socket: a datagram or an ICMP error arrived, room to send.
+    Datagram,
 }
 
 impl Readiness {
@@ -50,7 +52,7 @@ impl Readiness {
         let Some(inner) = &self.inner else { return };
         let interest = match what {
             Watch::Accept => mio::Interest::READABLE,
-            Watch::Stream => mio::Interest::READABLE | mio::Interest::WRITABLE,
+            Watch::Stream | Watch::Datagram => mio::Interest::READABLE | mio::Interest::WRITABLE,
         };
         let fd = socket.as_raw_fd();
         let source = &mut mio::unix::SourceFd(&fd);
