@@ -8,7 +8,7 @@ use core::net::SocketAddr;
 
 use common::saved::saving_failures;
 use common::{client_ip, server_addr, SERVER_IP};
-use embedded_nal::{UdpClientStack, UdpFullStack};
+use embedded_nal::{nb, UdpClientStack, UdpFullStack};
 use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::{DatagramFaults, MockError, MockNetwork, MockSocket, MockStack, Op};
 use nal_echo::{Duration, EchoServer, Instant, Progress, ServerConfig, UdpEcho, UdpEchoError};
@@ -373,4 +373,28 @@ fn the_newest_message_wins_the_screen_whether_it_came_by_tcp_or_by_udp() {
     assert_eq!(tcp.send(b"by tcp"), 6);
     server.poll(Instant::from_millis(1000)).unwrap();
     assert_eq!(server.screen().message(), "by tcp");
+}
+
+#[test]
+fn a_server_without_tcp_listens_on_nothing_and_still_shows_datagrams() {
+    let net: MockNetwork = MockNetwork::new();
+    let config = config().with_tcp(false);
+    let mut server = EchoServer::new(net.stack(SERVER_IP), RecordingDisplay::new(), config);
+    let mut udp = Echo::new();
+    server.poll(Instant::ZERO).unwrap();
+    server.poll_udp(&mut udp, Instant::ZERO).unwrap();
+    assert!(!server.is_listening());
+    let mut tcp = net.stack(client_ip(1));
+    let mut sock = embedded_nal::TcpClientStack::socket(&mut tcp).unwrap();
+    assert_eq!(
+        embedded_nal::TcpClientStack::connect(&mut tcp, &mut sock, server_addr(PORT)),
+        Err(nb::Error::Other(MockError::ConnectionRefused))
+    );
+    let mut a = Client::new(&net, 2);
+    a.send(b"only udp");
+    server.poll_udp(&mut udp, Instant::from_millis(1)).unwrap();
+    server.poll(Instant::from_millis(200)).unwrap();
+    assert_eq!(a.received().len(), 1);
+    assert_eq!(server.screen().message(), "only udp");
+    assert!(server.display().flushes() > 0);
 }

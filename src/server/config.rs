@@ -34,8 +34,14 @@ pub const ALLOWLIST_CAPACITY: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// TCP port to listen on. Default 5001, the tutorial's.
+    /// TCP port to listen on, and the UDP port of a
+    /// [`UdpEcho`](crate::server::udp::UdpEcho) run by the server. Default 5001,
+    /// the tutorial's.
     pub port: u16,
+    /// Accept TCP connections. Default `true`; `false` for a server that only
+    /// answers datagrams ([`EchoServer::poll_udp`](crate::server::EchoServer::poll_udp)):
+    /// its `poll` then only redraws the screen.
+    pub tcp: bool,
     /// The board's own address, **only for the screen**: its header shows
     /// `ip:port` (`*:port` for `None`). It does not choose where the server listens
     /// (the stack listens on every address it has); embedded-nal cannot tell a
@@ -59,6 +65,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             port: DEFAULT_PORT,
+            tcp: true,
             local_ip: None,
             idle_timeout: Some(Duration::from_secs(60)),
             allowlist: heapless::Vec::new(),
@@ -87,6 +94,12 @@ impl ServerConfig {
     /// Listen on `port`.
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+
+    /// Accept TCP connections (`true`, the default) or not.
+    pub fn with_tcp(mut self, tcp: bool) -> Self {
+        self.tcp = tcp;
         self
     }
 

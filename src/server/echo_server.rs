@@ -269,7 +269,7 @@ where
     }
 
     fn listen(&mut self) -> Result<bool, ServerError<Stack::Error, Display::Error>> {
-        if self.listener.is_some() {
+        if self.listener.is_some() || !self.config.tcp {
             return Ok(false);
         }
         let mut socket = self
