@@ -23,6 +23,10 @@
 //!   the system cannot share a port (not Linux, Android or FreeBSD) one loop runs,
 //!   and the server says so on stderr.
 //! * `--buffer BYTES`: each slot's echo buffer, 1024 or 16384. Default 16384.
+//! * `--no-udp`: answer TCP only. By default every loop also answers UDP on the
+//!   same port (`UdpEcho`): each datagram of up to 65,507 bytes goes back to its
+//!   sender whole; a larger one is counted as too large, never echoed cut.
+//! * `--no-tcp`: answer UDP only.
 //! * `--no-screen`: do not draw the screen in the terminal.
 //! * `--png PATH`: write the screen as a PNG after each redraw (`PATH.tmp`, then
 //!   renamed to `PATH`).
@@ -71,8 +75,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use nal_echo::stack::std::{IdleWait, StdStack};
-use nal_echo::{Duration, EchoServer, Progress, ServerConfig, ServerStats, ALLOWLIST_CAPACITY};
+use nal_echo::stack::std::{IdleWait, StdStack, StdUdpSocket};
+use nal_echo::{
+    Duration, EchoServer, Progress, ServerConfig, ServerStats, UdpEcho, UdpStats,
+    ALLOWLIST_CAPACITY,
+};
 
 use nal_echo::time::StdClock;
 use support::args::Args;
@@ -83,7 +90,7 @@ use support::ErrorLog;
 const USAGE: &str = "\
 usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
                                      [--slots N] [--threads N] [--buffer BYTES]
-                                     [--no-screen] [--png PATH]
+                                     [--no-udp | --no-tcp] [--no-screen] [--png PATH]
 
   --bind ADDR         IP:PORT or IP (port 5001), IPv6 as [::1]:5001; port 0 picks
                       a free port (default: port 5001 on all addresses)
@@ -92,12 +99,15 @@ usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow I
   --slots N           clients served at once by each loop, 1 to 8 (default 4)
   --threads N         poll loops sharing the port, 1 to 64 (default: the cores)
   --buffer BYTES      each slot's echo buffer, 1024 or 16384 (default 16384)
+  --no-udp            answer TCP only (default: TCP and UDP on the same port)
+  --no-tcp            answer UDP only
   --no-screen         do not draw the screen in the terminal
   --png PATH          write the screen as a PNG after each redraw
   -h, --help          this text
 
-stdout: 'listening on ADDR (L loops x S slots)', then one line per connect,
-disconnect, reject, deny and evict. Runs until Ctrl-C.
+stdout: 'listening on ADDR (L loops x S slots)' (', UDP too' before the ')' with
+UDP; 'listening on ADDR (L loops, UDP only)' without TCP), then one line per
+connect, disconnect, reject, deny and evict. Runs until Ctrl-C.
 ";
 
 /// Most slots `--slots` accepts (each is a separate build of the server).
@@ -108,6 +118,11 @@ const MAX_THREADS: usize = 64;
 /// moves about seven times the bytes per second of 1 KiB through one poll thread
 /// (`cargo bench --bench echo`).
 const BUF: usize = 16 * 1024;
+/// Datagrams waiting for their echo, per loop.
+const UDP_QUEUE: usize = 4;
+/// One more than the largest IPv4 datagram, 65,507 bytes: a datagram that fills
+/// the buffer may have been cut (see `UdpEcho`).
+const UDP_BUF: usize = 65_508;
 /// The library's default buffer, the tutorial's `recv(1024)`.
 const SMALL_BUF: usize = 1024;
 /// Redraws of the terminal view are at least this far apart.
@@ -126,6 +141,8 @@ struct Options {
     slots: usize,
     threads: usize,
     buffer: usize,
+    tcp: bool,
+    udp: bool,
     screen: bool,
     png: Option<PathBuf>,
 }
@@ -139,6 +156,8 @@ fn parse() -> Options {
         slots: 4,
         threads: thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
         buffer: BUF,
+        tcp: true,
+        udp: true,
         screen: true,
         png: None,
     };
@@ -187,6 +206,19 @@ fn parse() -> Options {
                     args.fail(format_args!("--buffer: must be {SMALL_BUF} or {BUF}"));
                 }
                 opts.buffer = n;
+            }
+            "--no-udp" | "--no-tcp" => {
+                args.switch(&flag);
+                if flag.name == "--no-udp" {
+                    opts.udp = false;
+                } else {
+                    opts.tcp = false;
+                }
+                if !(opts.tcp || opts.udp) {
+                    args.fail(format_args!(
+                        "--no-udp and --no-tcp: nothing would be answered"
+                    ));
+                }
             }
             "--no-screen" => {
                 args.switch(&flag);
@@ -246,6 +278,8 @@ struct LoopView {
     /// The listener's address, once it listens.
     listening: Option<SocketAddr>,
     stats: ServerStats,
+    /// The UDP echo's counters, if the loop answers UDP.
+    udp: Option<UdpStats>,
     peers: Vec<Option<SocketAddr>>,
     /// The screen, with the order in which it was last redrawn among all loops.
     screen: Option<(u64, HostDisplay)>,
@@ -281,6 +315,8 @@ struct LoopSetup {
     index: usize,
     bind: Option<IpAddr>,
     config: ServerConfig,
+    /// Answer UDP too.
+    udp: bool,
     shared_port: bool,
     shared: Arc<Shared>,
     lines: Sender<Msg>,
@@ -291,12 +327,14 @@ fn spawn_loop<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) -> JoinHan
     thread::spawn(move || serve::<SLOTS, BUF>(setup))
 }
 
-/// A poll loop: an `EchoServer` on a `StdStack` of its own, until `stop`.
+/// A poll loop: an `EchoServer` (and its `UdpEcho`) on a `StdStack` of its own,
+/// until `stop`.
 fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
     let LoopSetup {
         index,
         bind,
         config,
+        udp,
         shared_port,
         shared,
         lines,
@@ -309,23 +347,24 @@ fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
     let mut idle = IdleWait::new(&stack).with_longest_sleep(LONGEST_SLEEP);
     let config_ip = config.local_ip;
     let port_zero = config.port == 0;
+    let tcp = config.tcp;
     let mut server = EchoServer::<_, _, SLOTS, BUF>::sized(stack, HostDisplay::new(), config);
+    let mut datagrams = DatagramPart::new(udp, port_zero && tcp);
     let clock = StdClock::new();
     let mut errors = ErrorLog::default();
     let mut publisher = Publisher::default();
     while !stop.load(Ordering::Relaxed) {
-        let progress = match server.poll(clock.instant()) {
-            Ok(progress) => progress,
-            Err(e) => {
-                if let Some(line) = errors.line(&e) {
-                    let _ = lines.send(Msg::Error(line));
-                }
-                Progress::Idle
-            }
-        };
-        if port_zero && publisher.listening.is_none() && server.is_listening() {
-            if let Some(bound) = server.local_addr() {
+        let now = clock.instant();
+        let mut progress = server.poll(now).unwrap_or_else(|e| {
+            report(&mut errors, &lines, &e);
+            Progress::Idle
+        });
+        let answered = datagrams.poll(&mut server, now, &mut errors, &lines);
+        progress = progress.or(answered);
+        if port_zero && publisher.listening.is_none() {
+            if let Some(bound) = bound_addr(&mut server, &datagrams, tcp) {
                 server.show_address(config_ip, bound.port());
+                datagrams.port_known(bound.port());
             }
         }
         let events: Vec<String> =
@@ -334,10 +373,100 @@ fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
         if evented {
             let _ = lines.send(Msg::Lines(events));
         }
-        publisher.after_poll(&server, index, &shared, progress.is_busy() || evented);
+        // Said to listen once every part answers, so that a client that waits for
+        // 'listening on' finds the UDP socket too.
+        let listening = bound_addr(&mut server, &datagrams, tcp).filter(|_| datagrams.is_ready());
+        let changed = progress.is_busy() || evented;
+        publisher.after_poll(&server, &datagrams, listening, index, &shared, changed);
         idle.after_poll(progress);
     }
+    datagrams.close(&mut server);
     let _ = server.release();
+}
+
+fn report(errors: &mut ErrorLog, lines: &Sender<Msg>, error: &dyn std::fmt::Display) {
+    if let Some(line) = errors.line(error) {
+        let _ = lines.send(Msg::Error(line));
+    }
+}
+
+type HostServer<const SLOTS: usize, const BUF: usize> =
+    EchoServer<StdStack, HostDisplay, SLOTS, BUF>;
+type HostUdp = UdpEcho<StdUdpSocket, UDP_QUEUE, UDP_BUF>;
+
+/// Where the loop answers: the TCP listener's address, or without TCP the UDP
+/// socket's; `None` until it is bound.
+fn bound_addr<const SLOTS: usize, const BUF: usize>(
+    server: &mut HostServer<SLOTS, BUF>,
+    datagrams: &DatagramPart,
+    tcp: bool,
+) -> Option<SocketAddr> {
+    if tcp {
+        server.is_listening().then(|| server.local_addr()).flatten()
+    } else {
+        datagrams.local_addr(server)
+    }
+}
+
+/// A loop's UDP echo: on the server's port, and with port 0 and TCP, on the port
+/// the TCP listener was given (the UDP socket is made once that is known).
+struct DatagramPart {
+    echo: Option<Box<HostUdp>>,
+    waits_for_port: bool,
+}
+
+impl DatagramPart {
+    fn new(udp: bool, waits_for_port: bool) -> Self {
+        let echo = (udp && !waits_for_port).then(|| Box::new(HostUdp::sized()));
+        Self {
+            echo,
+            waits_for_port: udp && waits_for_port,
+        }
+    }
+
+    fn port_known(&mut self, port: u16) {
+        if std::mem::take(&mut self.waits_for_port) {
+            self.echo = Some(Box::new(HostUdp::sized().with_port(port)));
+        }
+    }
+
+    fn poll<const SLOTS: usize, const BUF: usize>(
+        &mut self,
+        server: &mut HostServer<SLOTS, BUF>,
+        now: nal_echo::Instant,
+        errors: &mut ErrorLog,
+        lines: &Sender<Msg>,
+    ) -> Progress {
+        let Some(echo) = self.echo.as_mut() else {
+            return Progress::Idle;
+        };
+        server.poll_udp(echo, now).unwrap_or_else(|e| {
+            report(errors, lines, &e);
+            Progress::Idle
+        })
+    }
+
+    fn local_addr<const SLOTS: usize, const BUF: usize>(
+        &self,
+        server: &mut HostServer<SLOTS, BUF>,
+    ) -> Option<SocketAddr> {
+        self.echo.as_ref()?.local_addr(&*server.stack_mut())
+    }
+
+    /// Answers UDP, or is not meant to.
+    fn is_ready(&self) -> bool {
+        !self.waits_for_port && self.echo.as_ref().is_none_or(|e| e.is_bound())
+    }
+
+    fn stats(&self) -> Option<UdpStats> {
+        self.echo.as_ref().map(|e| *e.stats())
+    }
+
+    fn close<const SLOTS: usize, const BUF: usize>(&mut self, server: &mut HostServer<SLOTS, BUF>) {
+        if let Some(echo) = self.echo.take() {
+            echo.close(server.stack_mut());
+        }
+    }
 }
 
 /// Hands a loop's view to the main thread when it changed, at most every
@@ -353,17 +482,13 @@ struct Publisher {
 impl Publisher {
     fn after_poll<const SLOTS: usize, const BUF: usize>(
         &mut self,
-        server: &EchoServer<StdStack, HostDisplay, SLOTS, BUF>,
+        server: &HostServer<SLOTS, BUF>,
+        datagrams: &DatagramPart,
+        listening: Option<SocketAddr>,
         index: usize,
         shared: &Shared,
         changed: bool,
     ) {
-        // The address is asked of the OS (a system call) only until it is known.
-        let listening = if server.is_listening() {
-            self.listening.or_else(|| server.local_addr())
-        } else {
-            None
-        };
         let started = listening.is_some() && self.listening.is_none();
         self.listening = listening;
         self.dirty |= changed || started || server.display().frames() != self.frame;
@@ -378,6 +503,7 @@ impl Publisher {
         };
         view.listening = listening;
         view.stats = *server.stats();
+        view.udp = datagrams.stats();
         view.peers = server.peers().collect();
         if server.display().frames() != self.frame {
             self.frame = server.display().frames();
@@ -393,7 +519,9 @@ fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
         Some((ip, port)) => (Some(ip), SocketAddr::new(ip, port)),
         None => (None, all_addresses(support::DEFAULT_PORT)),
     };
-    let mut config = ServerConfig::default().with_port(addr.port());
+    let mut config = ServerConfig::default()
+        .with_port(addr.port())
+        .with_tcp(opts.tcp);
     config.local_ip = if addr.ip().is_unspecified() {
         support::outward_ip() // what a client elsewhere would connect to
     } else {
@@ -414,6 +542,7 @@ fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
         index,
         bind,
         config,
+        udp: opts.udp,
         shared_port: opts.threads > 1,
         shared: Arc::clone(&shared),
         lines: lines.clone(),
@@ -441,13 +570,8 @@ fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
             && shared.views().all(|v| v.listening.is_some())
         {
             announced = true;
-            let loops = opts.threads;
-            held.insert(
-                0,
-                Msg::Lines(vec![format!(
-                    "listening on {addr} ({loops} loops x {SLOTS} slots)"
-                )]),
-            );
+            let line = format!("listening on {addr} ({})", what_answers::<SLOTS>(&opts));
+            held.insert(0, Msg::Lines(vec![line]));
         }
         held.extend(msgs);
         // Errors at once; log lines only after 'listening on', which comes first.
@@ -466,6 +590,16 @@ fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
         let _ = handle.join();
     }
     ExitCode::SUCCESS
+}
+
+/// The end of the 'listening on' line: loops, slots and transports.
+fn what_answers<const SLOTS: usize>(opts: &Options) -> String {
+    let loops = opts.threads;
+    match (opts.tcp, opts.udp) {
+        (true, true) => format!("{loops} loops x {SLOTS} slots, UDP too"),
+        (true, false) => format!("{loops} loops x {SLOTS} slots"),
+        (false, _) => format!("{loops} loops, UDP only"),
+    }
 }
 
 /// What the loops sent: waits up to [`RENDER_INTERVAL`] for the first message.
@@ -603,8 +737,25 @@ fn side_panel(shared: &Shared, addr: &SocketAddr) -> Vec<String> {
         row("errors", sum(|s| s.errors.into()).to_string()),
         row("bytes in", sum(|s| s.bytes_in).to_string()),
         row("bytes out", sum(|s| s.bytes_out).to_string()),
-        String::new(),
     ];
+    if views.iter().any(|v| v.udp.is_some()) {
+        let udp = |f: fn(&UdpStats) -> u64| {
+            views
+                .iter()
+                .filter_map(|v| v.udp.as_ref())
+                .map(f)
+                .sum::<u64>()
+                .to_string()
+        };
+        lines.push(row("udp in", udp(|s| s.datagrams_in.into())));
+        lines.push(row("udp out", udp(|s| s.datagrams_out.into())));
+        lines.push(row(
+            "udp drop",
+            udp(|s| u64::from(s.dropped) + u64::from(s.denied)),
+        ));
+        lines.push(row("too large", udp(|s| s.too_large.into())));
+    }
+    lines.push(String::new());
     for (l, view) in views.iter().enumerate() {
         for (slot, peer) in view.peers.iter().enumerate() {
             let label = if views.len() == 1 {

@@ -201,7 +201,10 @@ fn a_one_mebibyte_blob_comes_back_byte_exact() {
 fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
     let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "1"]);
     let first = srv.seen.first().cloned().unwrap_or_default();
-    assert!(first.ends_with(" (1 loops x 4 slots)"), "{first:?}");
+    assert!(
+        first.ends_with(" (1 loops x 4 slots, UDP too)"),
+        "{first:?}"
+    );
     let mut clients = Vec::new();
     for i in 0..8 {
         let s = connect(localhost(port));
@@ -231,7 +234,10 @@ fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
 fn two_loops_of_one_slot_serve_two_clients_at_once_and_close_the_rest() {
     let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "2", "--slots", "1"]);
     let first = srv.seen.first().cloned().unwrap_or_default();
-    assert!(first.ends_with(" (2 loops x 1 slots)"), "{first:?}");
+    assert!(
+        first.ends_with(" (2 loops x 1 slots, UDP too)"),
+        "{first:?}"
+    );
     let clients: Vec<TcpStream> = (0..32).map(|_| connect(localhost(port))).collect();
     let mut served = Vec::new();
     for (i, s) in clients.into_iter().enumerate() {
