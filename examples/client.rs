@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example client -- --connect HOST:PORT [--message TEXT]...
-//!                               [--period-ms N] [--count N]
+//!                               [--period-ms N] [--count N] [--udp]
 //! ```
 //!
 //! * `--connect HOST:PORT`: the server; HOST is an IP address or a name (the first
@@ -12,6 +12,8 @@
 //!   Default: the tutorial's `Hello Handbit` and `I'am MixNo`.
 //! * `--period-ms N`: milliseconds between messages, at least 1. Default 1000.
 //! * `--count N`: stop after N verified echoes (at least 1).
+//! * `--udp`: send each message as a datagram (`UdpPeriodicClient`) instead of
+//!   over a TCP connection. A lost echo is then counted, not a reason to reconnect.
 //!
 //! # Output
 //!
@@ -25,7 +27,8 @@
 //! rtt min/avg/max 0/0/1 ms
 //! ```
 //!
-//! `connected to ADDR` after each (re)connection; `echo N ok rtt MS ms` for the N-th
+//! `connected to ADDR` after each (re)connection (`sending to ADDR over UDP` once
+//! with `--udp`, and `lost N` for the N-th datagram whose echo did not come); `echo N ok rtt MS ms` for the N-th
 //! verified echo (N counts from 1 over the whole run; the round trip is from the
 //! message's first byte sent to its echo's last byte verified, averaged if several
 //! completed in the same poll); `mismatch: ...` when an echo differs.
@@ -35,7 +38,8 @@
 //! are not verified within N x period + 10 s (also when it cannot connect at all),
 //! saying so on stderr. Without `--count` it runs until Ctrl-C and ends with
 //! `sent S, echoed E, mismatches M, missed ticks T, failures F, rtt min/avg/max A/B/C ms`
-//! (exit code 1 if there was a mismatch, else 0).
+//! (with `--udp` also `, lost L, duplicates D, late T, errors E`; exit code 1 if there was a
+//! mismatch, else 0).
 //!
 //! Connection failures are printed on stderr as `error: ...` (the same one at most
 //! once a second); the client reconnects with backoff. Bad arguments: message and
@@ -49,9 +53,10 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
-use nal_echo::stack::std::{IdleWait, StdStack};
+use nal_echo::stack::std::{IdleWait, StdError, StdStack};
 use nal_echo::{
-    ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, Progress, TUTORIAL_MESSAGES,
+    ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, Progress, UdpPeriodicClient,
+    TUTORIAL_MESSAGES,
 };
 
 use nal_echo::time::StdClock;
@@ -60,7 +65,7 @@ use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
-                                     [--period-ms N] [--count N]
+                                     [--period-ms N] [--count N] [--udp]
 
   --connect HOST:PORT  the echo server (HOST: IP or name; IPv6 as [::1]:5001)
   --message TEXT       a message to send (repeatable; default: the tutorial's
@@ -68,6 +73,7 @@ usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
   --period-ms N        milliseconds between messages (default 1000)
   --count N            exit 0 after N verified echoes, printing the round trips;
                        exit 1 on a mismatch or if they take over N x period + 10 s
+  --udp                send datagrams instead of a TCP stream
   -h, --help           this text
 
 stdout: 'connected to ADDR', 'echo N ok rtt MS ms' per verified echo.
@@ -81,6 +87,7 @@ struct Options {
     messages: &'static [&'static [u8]],
     period_ms: u64,
     count: Option<u32>,
+    udp: bool,
 }
 
 fn parse() -> Options {
@@ -89,6 +96,7 @@ fn parse() -> Options {
     let mut messages: Vec<&'static [u8]> = Vec::new();
     let mut period_ms = 1000;
     let mut count = None;
+    let mut udp = false;
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
             "--connect" => connect = Some(args.value(flag)),
@@ -112,6 +120,10 @@ fn parse() -> Options {
                 }
                 count = Some(n);
             }
+            "--udp" => {
+                args.switch(&flag);
+                udp = true;
+            }
             _ => args.unknown(&flag),
         }
     }
@@ -133,6 +145,7 @@ fn parse() -> Options {
         messages,
         period_ms,
         count,
+        udp,
     }
 }
 
@@ -152,7 +165,43 @@ enum End {
     Interrupted,
 }
 
-type Client = PeriodicClient<StdStack, StdClock>;
+/// The TCP or the UDP client, as `run` drives them.
+trait Client {
+    fn poll(&mut self) -> Result<Progress, ClientError<StdError>>;
+    fn stats(&self) -> &ClientStats;
+    fn config(&self) -> &ClientConfig;
+    fn over_udp(&self) -> bool;
+}
+
+impl Client for PeriodicClient<StdStack, StdClock> {
+    fn poll(&mut self) -> Result<Progress, ClientError<StdError>> {
+        PeriodicClient::poll(self)
+    }
+    fn stats(&self) -> &ClientStats {
+        PeriodicClient::stats(self)
+    }
+    fn config(&self) -> &ClientConfig {
+        PeriodicClient::config(self)
+    }
+    fn over_udp(&self) -> bool {
+        false
+    }
+}
+
+impl Client for UdpPeriodicClient<StdStack, StdClock> {
+    fn poll(&mut self) -> Result<Progress, ClientError<StdError>> {
+        UdpPeriodicClient::poll(self)
+    }
+    fn stats(&self) -> &ClientStats {
+        UdpPeriodicClient::stats(self)
+    }
+    fn config(&self) -> &ClientConfig {
+        UdpPeriodicClient::config(self)
+    }
+    fn over_udp(&self) -> bool {
+        true
+    }
+}
 
 fn main() -> ExitCode {
     let opts = parse();
@@ -171,16 +220,25 @@ fn main() -> ExitCode {
     let mut idle = IdleWait::new(&stack);
     // The client's clock and the deadline's share their origin (a copy).
     let clock = StdClock::new();
-    let mut client = PeriodicClient::new(stack, clock, config);
-    let end = run(&mut client, &opts, &mut idle, &clock);
-    let stats = *client.stats();
-    let _ = client.release();
-    report(end, &stats)
+    let (end, stats) = if opts.udp {
+        let mut client = UdpPeriodicClient::new(stack, clock, config);
+        let end = run(&mut client, &opts, &mut idle, &clock);
+        let stats = *client.stats();
+        let _ = client.release();
+        (end, stats)
+    } else {
+        let mut client = PeriodicClient::new(stack, clock, config);
+        let end = run(&mut client, &opts, &mut idle, &clock);
+        let stats = *client.stats();
+        let _ = client.release();
+        (end, stats)
+    };
+    report(end, &stats, opts.udp)
 }
 
 /// Polls until the `--count` echoes are verified, a mismatch or the deadline ends
 /// the run, or Ctrl-C; prints what happens as it happens.
-fn run(client: &mut Client, opts: &Options, idle: &mut IdleWait, clock: &StdClock) -> End {
+fn run(client: &mut impl Client, opts: &Options, idle: &mut IdleWait, clock: &StdClock) -> End {
     let stop = support::ctrl_c_flag();
     let deadline = opts.count.map(|n| {
         StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
@@ -201,7 +259,12 @@ fn run(client: &mut Client, opts: &Options, idle: &mut IdleWait, clock: &StdCloc
         }
         let progress = poll_once(client, &mut errors);
         let now = *client.stats();
-        print_lines(&news(&seen, &now, client.config().remote));
+        print_lines(&news(
+            &seen,
+            &now,
+            client.config().remote,
+            client.over_udp(),
+        ));
         let mismatch = now.mismatches != seen.mismatches;
         seen = now;
         if let Some(count) = opts.count {
@@ -222,7 +285,7 @@ fn run(client: &mut Client, opts: &Options, idle: &mut IdleWait, clock: &StdCloc
 
 /// One poll; an error is printed once per kind (a mismatch is reported from the
 /// stats). Returns whether anything happened.
-fn poll_once(client: &mut Client, errors: &mut ErrorLog) -> bool {
+fn poll_once(client: &mut impl Client, errors: &mut ErrorLog) -> bool {
     match client.poll() {
         Ok(progress) => progress.is_busy(),
         Err(ClientError::EchoMismatch) => true,
@@ -237,10 +300,17 @@ fn poll_once(client: &mut Client, errors: &mut ErrorLog) -> bool {
 
 /// What changed between two snapshots of the stats: a connect, each verified echo
 /// with the round trip, a mismatch.
-fn news(seen: &ClientStats, now: &ClientStats, remote: SocketAddr) -> Vec<String> {
+fn news(seen: &ClientStats, now: &ClientStats, remote: SocketAddr, udp: bool) -> Vec<String> {
     let mut lines = Vec::new();
     if now.connects != seen.connects {
-        lines.push(format!("connected to {remote}"));
+        lines.push(if udp {
+            format!("sending to {remote} over UDP")
+        } else {
+            format!("connected to {remote}")
+        });
+    }
+    for n in seen.lost + 1..=now.lost {
+        lines.push(format!("lost {n}"));
     }
     let new_echoes = now.echoed.wrapping_sub(seen.echoed);
     if new_echoes > 0 {
@@ -268,7 +338,7 @@ fn print_lines(lines: &[String]) {
 }
 
 /// The last line and the exit code: 0 for `--count` done or a clean Ctrl-C.
-fn report(end: End, stats: &ClientStats) -> ExitCode {
+fn report(end: End, stats: &ClientStats, udp: bool) -> ExitCode {
     let mut out = std::io::stdout();
     match end {
         End::Done => {
@@ -277,11 +347,11 @@ fn report(end: End, stats: &ClientStats) -> ExitCode {
             ExitCode::SUCCESS
         }
         End::Failed => {
-            eprintln!("client: {}", summary(stats));
+            eprintln!("client: {}", summary(stats, udp));
             ExitCode::FAILURE
         }
         End::Interrupted => {
-            let _ = writeln!(out, "{}", summary(stats));
+            let _ = writeln!(out, "{}", summary(stats, udp));
             let _ = out.flush();
             if stats.mismatches > 0 {
                 ExitCode::FAILURE
@@ -292,9 +362,17 @@ fn report(end: End, stats: &ClientStats) -> ExitCode {
     }
 }
 
-fn summary(s: &ClientStats) -> String {
+fn summary(s: &ClientStats, udp: bool) -> String {
+    let datagrams = if udp {
+        format!(
+            ", lost {}, duplicates {}, late {}",
+            s.lost, s.duplicates, s.late
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "sent {}, echoed {}, mismatches {}, missed ticks {}, failures {}, rtt min/avg/max {} ms",
+        "sent {}, echoed {}, mismatches {}, missed ticks {}, failures {}, rtt min/avg/max {} ms{datagrams}",
         s.sent,
         s.echoed,
         s.mismatches,

@@ -148,3 +148,28 @@ fn no_udp_and_no_tcp_together_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nothing would be answered"), "{err}");
 }
+
+#[test]
+fn the_client_example_over_udp_gets_its_echoes_from_the_server_example() {
+    let (_srv, port, _) = server("127.0.0.1", &["--no-tcp"]);
+    let out = Command::new(example("client"))
+        .args(["--connect", &format!("127.0.0.1:{port}"), "--udp"])
+        .args(["--period-ms", "50", "--count", "5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("sending to 127.0.0.1:{port} over UDP"));
+    for n in 1..=5 {
+        assert!(
+            lines[n].starts_with(&format!("echo {n} ok rtt ")),
+            "{stdout}"
+        );
+    }
+    assert!(lines[6].starts_with("rtt min/avg/max "), "{stdout}");
+}
