@@ -165,11 +165,8 @@ fn the_client_example_over_udp_gets_its_echoes_from_the_server_example() {
     );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], format!("sending to 127.0.0.1:{port} over UDP"));
-    for n in 1..=5 {
-        assert!(
-            lines[n].starts_with(&format!("echo {n} ok rtt ")),
-            "{stdout}"
-        );
+    for (n, line) in (1..=5).zip(&lines[1..]) {
+        assert!(line.starts_with(&format!("echo {n} ok rtt ")), "{stdout}");
     }
     assert!(lines[6].starts_with("rtt min/avg/max "), "{stdout}");
 }
