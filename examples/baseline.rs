@@ -7,10 +7,12 @@
 //!   eight receive/send rounds per connection and pass, and the `server` example's
 //!   idle policy (yield while the last progress is under 2 ms old, then sleep 1 ms).
 //!   Beside `server --threads 1`, it tells the library's cost from the design's.
+//! * `--mode udp`: a UDP echo, one thread on a blocking std socket (`recv_from`
+//!   then `send_to` into a 64 KiB buffer), what one usually writes for UDP.
 //!
 //! ```text
 //! cargo run --release --example baseline -- [--bind ADDR] [--buffer BYTES]
-//!                                           [--mode threads|poll] [--slots N]
+//!                                           [--mode threads|poll|udp] [--slots N]
 //! ```
 //!
 //! * `--bind ADDR`: `IP:PORT`; port 0 picks a free port. Default `127.0.0.1:0`.
@@ -22,7 +24,7 @@
 use nal_echo_host as support;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,11 +33,12 @@ use support::args::Args;
 
 const USAGE: &str = "\
 usage: cargo run --release --example baseline -- [--bind ADDR] [--buffer BYTES]
-                                          [--mode threads|poll] [--slots N]
+                                          [--mode threads|poll|udp] [--slots N]
 
   --bind ADDR       IP:PORT, port 0 picks a free port (default 127.0.0.1:0)
   --buffer BYTES    each connection's echo buffer (default 16384)
-  --mode M          threads (a thread per connection) or poll (one thread)
+  --mode M          threads (a thread per connection), poll (one thread) or
+                    udp (a UDP echo on one thread)
   --slots N         connections the poll loop serves at once (default 4)
   -h, --help        this text
 
@@ -46,15 +49,18 @@ fn main() -> ExitCode {
     let mut args = Args::from_env("baseline", USAGE);
     let mut bind: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut buffer = 16 * 1024;
-    let mut poll = false;
+    let mut mode = Mode::Threads;
     let mut slots = 4;
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
             "--mode" => {
-                poll = match args.value(flag).as_str() {
-                    "threads" => false,
-                    "poll" => true,
-                    other => args.fail(format_args!("--mode: '{other}' is not threads or poll")),
+                mode = match args.value(flag).as_str() {
+                    "threads" => Mode::Threads,
+                    "poll" => Mode::Poll,
+                    "udp" => Mode::Udp,
+                    other => args.fail(format_args!(
+                        "--mode: '{other}' is not threads, poll or udp"
+                    )),
                 }
             }
             "--slots" => {
@@ -73,6 +79,9 @@ fn main() -> ExitCode {
             _ => args.unknown(&flag),
         }
     }
+    if mode == Mode::Udp {
+        return udp_echo(bind);
+    }
     let listener = match TcpListener::bind(bind) {
         Ok(listener) => listener,
         Err(e) => {
@@ -84,13 +93,42 @@ fn main() -> ExitCode {
         Ok(addr) => println!("listening on {addr}"),
         Err(e) => eprintln!("error: {e}"),
     }
-    if poll {
+    if mode == Mode::Poll {
         return poll_loop(&listener, buffer, slots);
     }
     for conn in listener.incoming().flatten() {
         thread::spawn(move || echo(conn, buffer));
     }
     ExitCode::SUCCESS
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Threads,
+    Poll,
+    Udp,
+}
+
+/// Each datagram back to its sender, on one blocking socket.
+fn udp_echo(bind: SocketAddr) -> ExitCode {
+    let socket = match UdpSocket::bind(bind) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("error: cannot bind {bind}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match socket.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        // An ICMP error of an earlier echo is not this datagram's: go on.
+        if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(&buf[..n], peer);
+        }
+    }
 }
 
 /// A connection of the poll loop: its stream and the part of `buf` not yet echoed.

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example load -- --connect ADDR [--clients N]
 //!                                       [--test rtt|throughput] [--seconds S]
-//!                                       [--size BYTES]
+//!                                       [--size BYTES] [--udp]
 //! ```
 //!
 //! * `--test rtt`: each client sends `--size` bytes (default 64), waits for all of
@@ -14,6 +14,12 @@
 //! * `--test throughput`: each client writes a stream (on a thread of its own) for
 //!   `--seconds` and reads the echo at the same time (on another), then closes
 //!   its sending side and reads to the server's close.
+//! * `--udp`: datagrams instead of a stream. `rtt`: one datagram of `--size` bytes
+//!   (8 to 65507; its first 8 bytes number it) in flight per client, the next sent
+//!   when its echo came or after 200 ms without (counted lost). `throughput`: up to
+//!   16 datagrams in flight per client, each echo checked against the one of its
+//!   number; 200 ms without an echo counts those in flight lost. The JSON line adds
+//!   `"datagrams"` (echoes checked), `"lost"` and `"datagrams_per_s"`.
 //!
 //! All clients connect before the clock starts. One JSON line on stdout:
 //! `{"test":"rtt","clients":4,"seconds":3.00,"round_trips":N,"rtt_p50_us":..,
@@ -30,16 +36,20 @@ use std::time::{Duration, Instant};
 
 use support::args::Args;
 
+#[path = "load/udp.rs"]
+mod udp;
+
 const USAGE: &str = "\
 usage: cargo run --release --example load -- --connect ADDR [--clients N]
                                       [--test rtt|throughput] [--seconds S]
-                                      [--size BYTES]
+                                      [--size BYTES] [--udp]
 
   --connect ADDR    the echo server, IP:PORT
   --clients N       clients at once, 1 to 256 (default 1)
   --test T          rtt (round trips of --size bytes) or throughput (default rtt)
   --seconds S       how long to measure (default 3)
   --size BYTES      bytes per round trip, 1 to 65536 (default 64)
+  --udp             datagrams (of --size bytes, 8 to 65507) instead of a stream
   -h, --help        this text
 
 stdout: one JSON line. Exit code 0 only if every echo was exact and complete.
@@ -65,6 +75,7 @@ struct Options {
     test: Test,
     seconds: Duration,
     size: usize,
+    udp: bool,
 }
 
 fn parse() -> Options {
@@ -76,6 +87,7 @@ fn parse() -> Options {
         test: Test::Rtt,
         seconds: Duration::from_secs(3),
         size: 64,
+        udp: false,
     };
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
@@ -100,8 +112,15 @@ fn parse() -> Options {
                     args.fail("--size: must be 1 to 65536");
                 }
             }
+            "--udp" => {
+                args.switch(&flag);
+                opts.udp = true;
+            }
             _ => args.unknown(&flag),
         }
+    }
+    if opts.udp && !(udp::HEADER..=udp::LARGEST).contains(&opts.size) {
+        args.fail("--size: a datagram is 8 to 65507 bytes");
     }
     match connect {
         Some(addr) => opts.connect = addr,
@@ -117,10 +136,17 @@ struct Tally {
     bytes: u64,
     corrupt: bool,
     error: Option<String>,
+    /// UDP: echoes checked, and datagrams whose echo did not come.
+    datagrams: u64,
+    lost: u64,
 }
 
 fn main() -> ExitCode {
     let opts = parse();
+    if opts.udp {
+        let tallies = udp::run(&opts);
+        return report(&opts, &tallies.0, tallies.1);
+    }
     let conns: Result<Vec<TcpStream>, _> =
         (0..opts.clients).map(|_| connect(opts.connect)).collect();
     let conns = match conns {
@@ -285,8 +311,16 @@ fn report(opts: &Options, tallies: &[Tally], elapsed: Duration) -> ExitCode {
         Test::Rtt => "rtt",
         Test::Throughput => "throughput",
     };
+    let datagrams: u64 = tallies.iter().map(|t| t.datagrams).sum();
+    let udp = if opts.udp {
+        let lost: u64 = tallies.iter().map(|t| t.lost).sum();
+        let rate = datagrams as f64 / elapsed.as_secs_f64();
+        format!(",\"datagrams\":{datagrams},\"lost\":{lost},\"datagrams_per_s\":{rate:.0}")
+    } else {
+        String::new()
+    };
     println!(
-        "{{\"test\":\"{test}\",\"clients\":{},\"seconds\":{:.2},\"round_trips\":{},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"bytes\":{bytes},\"mib_per_s\":{:.1},\"corrupt\":{corrupt},\"errors\":{}}}",
+        "{{\"test\":\"{test}\",\"clients\":{},\"seconds\":{:.2},\"round_trips\":{},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"bytes\":{bytes},\"mib_per_s\":{:.1},\"corrupt\":{corrupt},\"errors\":{}{udp}}}",
         opts.clients,
         elapsed.as_secs_f64(),
         rtts.len(),

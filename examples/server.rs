@@ -375,7 +375,10 @@ fn serve<const SLOTS: usize, const BUF: usize>(setup: LoopSetup) {
         }
         // Said to listen once every part answers, so that a client that waits for
         // 'listening on' finds the UDP socket too.
-        let listening = bound_addr(&mut server, &datagrams, tcp).filter(|_| datagrams.is_ready());
+        // The address is asked of the OS (a system call) only until it is known.
+        let listening = publisher
+            .listening
+            .or_else(|| bound_addr(&mut server, &datagrams, tcp).filter(|_| datagrams.is_ready()));
         let changed = progress.is_busy() || evented;
         publisher.after_poll(&server, &datagrams, listening, index, &shared, changed);
         idle.after_poll(progress);

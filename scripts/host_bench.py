@@ -5,6 +5,7 @@ example in a process of its own, alternating in the same run.
 
 Usage: python3 scripts/host_bench.py [--runs N] [--seconds S] [--threads N]
                                      [--only rtt|throughput] [--with-poll] [--pin]
+                                     [--udp]
 
 Builds the three examples in release mode, then for each case and run starts a
 server, runs `load` against it, and stops it; the servers take turns (their order
@@ -15,7 +16,10 @@ baseline (for round trips lower is better, for throughput higher is). With
 beside `--threads 1`, it tells the library's cost from the design's. Exit code 1
 if any echo was not exact or any run failed. With `--pin` (Linux, 2 or more
 cores), the servers run on the last core and `load` on the others (taskset), so
-that the server does not share its core with the load generator.
+that the server does not share its core with the load generator. With `--udp`,
+the UDP cases instead: 64-byte datagram round trips and datagrams per second
+(up to 16 in flight per client) of the `server` (TCP and UDP on, as users run it)
+against `baseline --mode udp` (one thread, blocking recv_from/send_to).
 """
 
 import argparse
@@ -39,6 +43,14 @@ CASES = [
     ("throughput, 4 clients, 16 KiB", "throughput", 4, 16384, "mib_per_s"),
 ]
 
+# (name, load's --test, clients, metric) over UDP, 64-byte datagrams.
+UDP_CASES = [
+    ("UDP 64-byte round trip p50, 1 client", "rtt", 1, "rtt_p50_us"),
+    ("UDP 64-byte round trip p50, 4 clients", "rtt", 4, "rtt_p50_us"),
+    ("UDP datagrams per second, 1 client", "throughput", 1, "datagrams_per_s"),
+    ("UDP datagrams per second, 4 clients", "throughput", 4, "datagrams_per_s"),
+]
+
 
 PIN = {"server": [], "load": []}
 
@@ -53,12 +65,12 @@ def start(argv):
     return proc, first.split()[2]
 
 
-def measure(server_argv, test, clients, seconds):
+def measure(server_argv, test, clients, seconds, udp=False):
     proc, addr = start(server_argv)
     try:
         out = subprocess.run(
             PIN["load"] + [str(EXAMPLES / "load"), "--connect", addr, "--clients", str(clients),
-             "--test", test, "--seconds", str(seconds)],
+             "--test", test, "--seconds", str(seconds)] + (["--udp"] if udp else []),
             capture_output=True, text=True, timeout=seconds + 60,
         )
     finally:
@@ -80,6 +92,8 @@ def main():
                         help="also run the least one-thread poll loop")
     parser.add_argument("--pin", action="store_true",
                         help="servers on the last core, the load generator on the others")
+    parser.add_argument("--udp", action="store_true",
+                        help="the UDP cases instead of the TCP ones")
     args = parser.parse_args()
     if args.pin:
         cores = os.cpu_count() or 1
@@ -94,7 +108,9 @@ def main():
     failed = False
     pinned = " (servers pinned to their own core)" if args.pin else ""
     print(f"{args.runs} runs of {args.seconds} s each{pinned}; medians (ranges)")
-    for name, test, clients, buf, metric in CASES:
+    cases = ([(name, test, clients, 16384, metric) for name, test, clients, metric in UDP_CASES]
+             if args.udp else CASES)
+    for name, test, clients, buf, metric in cases:
         if args.only and args.only != test:
             continue
         ours_argv = [str(EXAMPLES / "server"), "--bind", "127.0.0.1:0", "--no-screen",
@@ -102,25 +118,28 @@ def main():
         if args.threads:
             ours_argv += ["--threads", str(args.threads)]
         base_argv = [str(EXAMPLES / "baseline"), "--buffer", str(buf)]
-        servers = [("nal-echo", ours_argv), ("threads", base_argv)]
-        if args.with_poll:
+        if args.udp:
+            base_argv += ["--mode", "udp"]
+        base = "std-udp" if args.udp else "threads"
+        servers = [("nal-echo", ours_argv), (base, base_argv)]
+        if args.with_poll and not args.udp:
             servers.insert(1, ("minimal-poll", base_argv + ["--mode", "poll", "--slots", "4"]))
         got = {who: [] for who, _ in servers}
         for run in range(args.runs):
             turn = servers[run % len(servers):] + servers[:run % len(servers)]
             for who, argv in turn:
-                result = measure(argv, test, clients, args.seconds)
+                result = measure(argv, test, clients, args.seconds, args.udp)
                 if not result["ok"] or result["corrupt"] or result[metric] is None:
                     failed = True
                     print(f"  run {run} {who}: FAILED {result}")
                 got[who].append(result[metric] or float("nan"))
-        unit = "us" if metric.startswith("rtt") else "MiB/s"
+        unit = {"rtt_p50_us": "us", "mib_per_s": "MiB/s", "datagrams_per_s": "/s"}[metric]
         span = lambda xs: f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})"
         parts = []
         for who, _ in servers:
             part = f"{who} {span(got[who])} {unit}"
-            if who != "threads":
-                ratios = [a / b for a, b in zip(got[who], got["threads"])]
+            if who != base:
+                ratios = [a / b for a, b in zip(got[who], got[base])]
                 part += (f" = {statistics.median(ratios):.2f}x"
                          f" ({min(ratios):.2f}-{max(ratios):.2f})")
             parts.append(part)

@@ -320,3 +320,48 @@ fn the_load_tool_fails_when_one_byte_comes_back_changed() {
         assert_eq!(field(&json, "corrupt"), 1.0, "{test}: {json}");
     }
 }
+
+#[test]
+fn the_load_tool_checks_every_datagram_the_server_echoes_in_both_udp_tests() {
+    let (_server, addr) = two_loop_server();
+    let (code, json) = load(addr, &["--udp", "--clients", "4", "--test", "rtt"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(field(&json, "datagrams") > 0.0, "{json}");
+    assert_eq!(field(&json, "datagrams"), field(&json, "round_trips"), "{json}");
+    assert_eq!(field(&json, "bytes"), field(&json, "datagrams") * 64.0);
+    let (code, json) = load(addr, &["--udp", "--clients", "2", "--test", "throughput"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(field(&json, "datagrams") > 0.0, "{json}");
+    assert_eq!((field(&json, "corrupt"), field(&json, "errors")), (0.0, 0.0));
+}
+
+/// A UDP echo that changes byte `offset` of the `nth` datagram it gets.
+fn corrupting_udp_server(nth: usize, offset: usize) -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        for k in 0..MAX_STREAM_READS {
+            let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                return;
+            };
+            if k == nth && offset < n {
+                buf[offset] ^= 0x20;
+            }
+            let _ = socket.send_to(&buf[..n], peer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_load_tool_fails_when_one_byte_of_a_datagram_comes_back_changed() {
+    for test in ["rtt", "throughput"] {
+        for offset in [3, 40] {
+            let addr = corrupting_udp_server(5, offset);
+            let (code, json) = load(addr, &["--udp", "--test", test]);
+            assert_eq!(code, 1, "{test} byte {offset}: {json}");
+            assert_eq!(field(&json, "corrupt"), 1.0, "{test} byte {offset}: {json}");
+        }
+    }
+}
