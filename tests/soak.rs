@@ -327,12 +327,19 @@ fn the_load_tool_checks_every_datagram_the_server_echoes_in_both_udp_tests() {
     let (code, json) = load(addr, &["--udp", "--clients", "4", "--test", "rtt"]);
     assert_eq!(code, 0, "{json}");
     assert!(field(&json, "datagrams") > 0.0, "{json}");
-    assert_eq!(field(&json, "datagrams"), field(&json, "round_trips"), "{json}");
+    assert_eq!(
+        field(&json, "datagrams"),
+        field(&json, "round_trips"),
+        "{json}"
+    );
     assert_eq!(field(&json, "bytes"), field(&json, "datagrams") * 64.0);
     let (code, json) = load(addr, &["--udp", "--clients", "2", "--test", "throughput"]);
     assert_eq!(code, 0, "{json}");
     assert!(field(&json, "datagrams") > 0.0, "{json}");
-    assert_eq!((field(&json, "corrupt"), field(&json, "errors")), (0.0, 0.0));
+    assert_eq!(
+        (field(&json, "corrupt"), field(&json, "errors")),
+        (0.0, 0.0)
+    );
 }
 
 /// A UDP echo that changes byte `offset` of the `nth` datagram it gets.
@@ -364,4 +371,63 @@ fn the_load_tool_fails_when_one_byte_of_a_datagram_comes_back_changed() {
             assert_eq!(field(&json, "corrupt"), 1.0, "{test} byte {offset}: {json}");
         }
     }
+}
+
+#[test]
+fn soak_over_udp_against_the_server_echoes_every_datagram() {
+    let (_server, addr) = two_loop_server();
+    let (code, json) = soak(addr, &["--udp", "--clients", "8", "--seconds", "0.5"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(field(&json, "datagrams") > 0.0, "{json}");
+    for key in ["lost", "late", "duplicates", "corrupt", "errors"] {
+        assert_eq!(field(&json, key), 0.0, "{key}: {json}");
+    }
+}
+
+/// A UDP echo that answers datagram `k` (counted from 0) as `answer(k, bytes)`
+/// says: each datagram returned is sent back.
+fn udp_test_server(answer: fn(usize, &mut Vec<u8>) -> Vec<Vec<u8>>) -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 70_000];
+        for k in 0..MAX_STREAM_READS {
+            let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                return;
+            };
+            let mut datagram = buf[..n].to_vec();
+            for reply in answer(k, &mut datagram) {
+                let _ = socket.send_to(&reply, peer);
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn soak_over_udp_counts_lost_duplicated_and_changed_datagrams() {
+    // Every 10th not answered, every 7th answered twice.
+    let addr = udp_test_server(|k, d| match (k % 10, k % 7) {
+        (3, _) => vec![],
+        (_, 2) => vec![d.clone(), d.clone()],
+        _ => vec![d.clone()],
+    });
+    let (code, json) = soak(
+        addr,
+        &["--udp", "--clients", "1", "--seconds", "0.5", "--hang-timeout", "0.05"],
+    );
+    assert_eq!(code, 1, "lost datagrams fail the run: {json}");
+    assert!(field(&json, "lost") > 0.0, "{json}");
+    assert!(field(&json, "duplicates") > 0.0, "{json}");
+    assert_eq!(field(&json, "corrupt"), 0.0, "{json}");
+
+    let addr = udp_test_server(|_, d| {
+        let last = d.len() - 1;
+        d[last] ^= 0x20;
+        vec![d.clone()]
+    });
+    let (code, json) = soak(addr, &["--udp", "--clients", "2", "--seconds", "0.3"]);
+    assert_eq!(code, 1, "{json}");
+    assert!(field(&json, "corrupt") > 0.0, "{json}");
+    assert_eq!(field(&json, "datagrams"), 0.0, "{json}");
 }
