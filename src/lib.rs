@@ -38,3 +38,9 @@ pub use embedded_nal;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/no_std.md")]
 struct NoStdQuickStart;
+
+/// The example of `docs/udp.md`, compiled as a doctest so that the page cannot go
+/// stale.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/udp.md")]
+struct UdpPage;
