@@ -150,11 +150,14 @@ mod pool;
 mod ports;
 mod socket_pool;
 mod stack;
+mod udp;
+mod udp_nal;
 mod udp_pool;
 
 pub use error::SmoltcpError;
 pub use socket_pool::{pool_size, SocketPool};
 pub use stack::{SmoltcpSocket, SmoltcpStack};
+pub use udp::SmoltcpUdpSocket;
 pub use udp_pool::UdpSocketPool;
 
 /// The smoltcp this adapter is built on, so that a firmware names the same version
