@@ -7,7 +7,7 @@
 use core::cell::{Cell, RefCell};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use nal_echo::stack::smoltcp::SmoltcpStack;
+use nal_echo::stack::smoltcp::{SmoltcpStack, UdpSocketPool};
 use nal_echo::Clock;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -202,16 +202,39 @@ impl Default for Sockets {
     }
 }
 
-/// One board: interface, network card and `N` pool sockets.
-pub struct Host<const N: usize> {
+/// One board: interface, network card, `N` TCP pool sockets and `U` UDP ones.
+pub struct Host<const N: usize, const U: usize = 0> {
     pub iface: Interface,
     pub device: Port,
     pub sockets: SocketSet<'static>,
     pub pool: [SocketHandle; N],
+    pub udp: [SocketHandle; U],
 }
 
 impl<const N: usize> Host<N> {
     pub fn new(wire: &'static Wire, side: usize, options: Sockets) -> Self {
+        Self::build(wire, side, options, |_| [])
+    }
+}
+
+impl<const N: usize, const U: usize> Host<N, U> {
+    /// A host whose UDP sockets are made by `udp`, a pool that lives as long as the
+    /// test binary (see the module documentation).
+    pub fn with_udp<const RX: usize, const TX: usize, const META: usize>(
+        wire: &'static Wire,
+        side: usize,
+        options: Sockets,
+        udp: &'static mut UdpSocketPool<U, RX, TX, META>,
+    ) -> Self {
+        Self::build(wire, side, options, |sockets| udp.add_to(sockets, |_| {}))
+    }
+
+    fn build(
+        wire: &'static Wire,
+        side: usize,
+        options: Sockets,
+        add_udp: impl FnOnce(&mut SocketSet<'static>) -> [SocketHandle; U],
+    ) -> Self {
         let mut device = Port { wire, side };
         let mac = EthernetAddress([0x02, 0, 0, 0, 0, 1 + side as u8]);
         let mut config = Config::new(mac.into());
@@ -222,19 +245,22 @@ impl<const N: usize> Host<N> {
             ips.push(IpCidr::new(Ipv4Address::new(a, b, c, d).into(), 24))
                 .unwrap();
         });
-        let storage = Box::leak(Box::new([SocketStorage::EMPTY; N]));
-        let mut sockets = SocketSet::new(&mut storage[..]);
+        let storage: Vec<SocketStorage<'static>> =
+            (0..N + U).map(|_| SocketStorage::EMPTY).collect();
+        let mut sockets = SocketSet::new(storage.leak());
         let pool = core::array::from_fn(|_| sockets.add(tcp_socket(options)));
+        let udp = add_udp(&mut sockets);
         Self {
             iface,
             device,
             sockets,
             pool,
+            udp,
         }
     }
 
     /// The host's stack with the default settings.
-    pub fn stack<C: Clock>(&mut self, clock: C) -> SmoltcpStack<'_, 'static, Port, C, N> {
+    pub fn stack<C: Clock>(&mut self, clock: C) -> SmoltcpStack<'_, 'static, Port, C, N, U> {
         SmoltcpStack::new(
             &mut self.iface,
             &mut self.device,
@@ -243,7 +269,15 @@ impl<const N: usize> Host<N> {
             clock,
         )
         .unwrap()
+        .with_udp_sockets(self.udp)
+        .unwrap()
     }
+}
+
+/// A UDP pool that lives as long as the test binary, for [`Host::with_udp`].
+pub fn udp_pool<const U: usize, const RX: usize, const TX: usize, const META: usize>(
+) -> &'static mut UdpSocketPool<U, RX, TX, META> {
+    Box::leak(Box::new(UdpSocketPool::new()))
 }
 
 fn tcp_socket(options: Sockets) -> tcp::Socket<'static> {

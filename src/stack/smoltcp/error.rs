@@ -10,15 +10,18 @@ use embedded_nal::{TcpError, TcpErrorKind};
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum SmoltcpError {
-    /// No pool socket is free for a connection, or every listener entry is taken.
+    /// No pool socket is free for a connection or a UDP socket, or every listener
+    /// entry is taken.
     NoSocket,
     /// The socket is in the wrong state for the call (sending on a listener, binding
     /// twice, accepting on a connection...), or belongs to another stack.
     InvalidState,
-    /// The address cannot be used: an IPv6 or unspecified remote, port 0, or no
-    /// source address on the interface for the remote.
+    /// The address cannot be used: an IPv6 or unspecified remote, port 0, no
+    /// source address on the interface for the remote, or (for a datagram) no route
+    /// to it.
     Unaddressable,
-    /// Another listener of this stack already has the port.
+    /// Another listener of this stack, or another UDP socket of the set, already has
+    /// the port.
     AddrInUse,
     /// The connection attempt ended with a reset, or timed out.
     ConnectionRefused,
@@ -29,6 +32,13 @@ pub enum SmoltcpError {
     /// A pool handle given to [`SmoltcpStack::new`](super::SmoltcpStack::new) is not
     /// a TCP socket of the socket set.
     NotTcp,
+    /// A handle given to
+    /// [`SmoltcpStack::with_udp_sockets`](super::SmoltcpStack::with_udp_sockets) is
+    /// not a UDP socket of the socket set.
+    NotUdp,
+    /// The datagram can never be sent: it is larger than the socket's transmit
+    /// buffer, or than one IP packet on the link (smoltcp does not fragment here).
+    TooLarge,
 }
 
 impl TcpError for SmoltcpError {
@@ -51,6 +61,8 @@ impl fmt::Display for SmoltcpError {
             SmoltcpError::Reset => "connection reset",
             SmoltcpError::PipeClosed => "peer closed the connection",
             SmoltcpError::NotTcp => "not a TCP socket of the set",
+            SmoltcpError::NotUdp => "not a UDP socket of the set",
+            SmoltcpError::TooLarge => "datagram too large to send",
         })
     }
 }
@@ -91,6 +103,8 @@ mod tests {
             SmoltcpError::ConnectionRefused,
             SmoltcpError::Reset,
             SmoltcpError::NotTcp,
+            SmoltcpError::NotUdp,
+            SmoltcpError::TooLarge,
         ] {
             assert_eq!(e.kind(), TcpErrorKind::Other, "{e:?}");
         }

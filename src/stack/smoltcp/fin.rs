@@ -30,7 +30,7 @@ pub(super) fn fin_received(state: State) -> bool {
     )
 }
 
-impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'s, 'b, D, C, N, U> {
     /// Marks, in every socket that has just shown its peer's FIN, the bytes that
     /// came before it. Called after each frame, so it walks the socket set once and
     /// looks a slot up only for a socket past a FIN.

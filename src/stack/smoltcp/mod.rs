@@ -1,5 +1,6 @@
-//! [`SmoltcpStack`]: embedded-nal's `TcpFullStack` and `TcpClientStack` over a
-//! smoltcp 0.13 interface that the caller owns (feature `smoltcp`), without a heap.
+//! [`SmoltcpStack`]: embedded-nal's `TcpFullStack` and `TcpClientStack`, and
+//! `UdpFullStack` and `UdpClientStack`, over a smoltcp 0.13 interface that the
+//! caller owns (feature `smoltcp`), without a heap.
 //!
 //! The feature needs rustc 1.91 or later (smoltcp 0.13's minimum); the rest of the
 //! crate does not.
@@ -93,6 +94,63 @@
 //!
 //! [`with_port_seed`]: SmoltcpStack::with_port_seed
 //!
+//! # UDP
+//!
+//! UDP sockets come from a second pool that the caller creates too:
+//! [`UdpSocketPool`] holds their buffers, and
+//! [`with_udp_sockets`](SmoltcpStack::with_udp_sockets) hands their handles to the
+//! stack (a stack from `new` alone has none, and `bind` finds no socket). The
+//! number of UDP sockets is the stack's second const generic, `U`, 0 by default,
+//! so `SmoltcpStack<'s, 'b, D, C, N>` still names a stack without UDP.
+//!
+//! * `socket()` gives a handle that holds no pool socket yet.
+//! * `bind` takes a free UDP pool socket ([`NoSocket`](SmoltcpError::NoSocket) if
+//!   none) and binds it to the port on every address of the interface; port 0
+//!   takes an ephemeral port, from the same sequence as `connect`'s, skipping ports
+//!   that UDP sockets of the set have. A port that a UDP socket of the set has is
+//!   [`AddrInUse`](SmoltcpError::AddrInUse) (smoltcp would give each datagram to
+//!   one of the two only). A TCP listener on the same port is no conflict.
+//! * `connect` binds a fresh handle to an ephemeral port first, then records the
+//!   remote: `send` goes there, and `receive` takes datagrams from there only
+//!   (others are dropped, as a connected socket of the OS does). Connecting a
+//!   bound or connected socket just sets the remote.
+//! * `send` and `send_to` queue the whole datagram in the socket's transmit buffer
+//!   and poll so that it leaves at once; a full buffer gets one poll to drain, then
+//!   is `WouldBlock`. A datagram that could never leave is an error, not a
+//!   `WouldBlock` for good nor a silent loss in smoltcp:
+//!   [`TooLarge`](SmoltcpError::TooLarge) if it is larger than the transmit buffer
+//!   or than one IP packet of the link (smoltcp is built without fragmentation:
+//!   1472 bytes on Ethernet), [`Unaddressable`](SmoltcpError::Unaddressable) for
+//!   the unspecified address, port 0, IPv6, the interface's own address (smoltcp
+//!   does not loop datagrams back), or an address that is on none of the
+//!   interface's subnets and that no route covers.
+//! * `receive` takes one datagram and its sender, polling first only if none is
+//!   waiting; `WouldBlock` if none came. Nothing waits.
+//! * `close` unbinds the socket and gives it back to the pool. Datagrams still
+//!   queued are dropped, also those waiting for the peer's ARP reply.
+//!
+//! A datagram longer than `receive`'s buffer fills the buffer and the rest is
+//! dropped without a word, as std's sockets and the mock do (smoltcp's
+//! `recv_slice` would drop it whole). A caller that must know passes a buffer one
+//! byte longer than the largest datagram it accepts, and takes a full buffer as a
+//! datagram cut short, as [`UdpEcho`](crate::UdpEcho) does.
+//!
+//! Sizing the UDP pool:
+//!
+//! * One socket per bound or connected handle: a [`UdpEcho`](crate::UdpEcho)
+//!   takes one, a [`UdpPeriodicClient`](crate::UdpPeriodicClient) one.
+//! * A socket's receive buffer must hold the largest datagram it should take:
+//!   smoltcp drops one that does not fit in the room left as it arrives, so it
+//!   never reaches `receive`. Its transmit buffer bounds the largest datagram it
+//!   sends (a `UdpEcho` sends back what it takes).
+//! * `META` datagrams wait in each direction at most, whatever their size.
+//!
+//! One limit comes from smoltcp: a datagram whose next hop does not answer ARP
+//! stays at the head of the transmit buffer (smoltcp asks again every second), and
+//! the datagrams behind it wait too, so sends are `WouldBlock` until the neighbour
+//! answers or the socket is closed. A `UdpEcho` that answers a peer whose address
+//! nobody on the link has (a forged one) drops its echoes meanwhile.
+//!
 //! ```
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
 //! use nal_echo::stack::smoltcp::{SmoltcpError, SmoltcpStack};
@@ -150,10 +208,15 @@ mod pool;
 mod ports;
 mod socket_pool;
 mod stack;
+mod udp;
+mod udp_nal;
+mod udp_pool;
 
 pub use error::SmoltcpError;
 pub use socket_pool::{pool_size, SocketPool};
 pub use stack::{SmoltcpSocket, SmoltcpStack};
+pub use udp::SmoltcpUdpSocket;
+pub use udp_pool::UdpSocketPool;
 
 /// The smoltcp this adapter is built on, so that a firmware names the same version
 /// (`nal_echo::stack::smoltcp::smoltcp::iface::Interface`) rather than pulling in a

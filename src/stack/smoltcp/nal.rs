@@ -40,7 +40,7 @@ fn closed_error(socket: &mut tcp::Socket<'_>) -> SmoltcpError {
     }
 }
 
-impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'s, 'b, D, C, N, U> {
     /// Takes a pool socket and sends the SYN. A failure gives the socket back.
     fn start_connect(
         &mut self,
@@ -157,7 +157,9 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
     }
 }
 
-impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> TcpClientStack
+    for SmoltcpStack<'s, 'b, D, C, N, U>
+{
     type TcpSocket = SmoltcpSocket;
     type Error = SmoltcpError;
 
@@ -236,7 +238,9 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpClientStack for SmoltcpStac
     }
 }
 
-impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> TcpFullStack
+    for SmoltcpStack<'s, 'b, D, C, N, U>
+{
     /// Records the port; 0 takes an ephemeral port at `listen`.
     fn bind(&mut self, socket: &mut SmoltcpSocket, local_port: u16) -> Result<(), SmoltcpError> {
         self.drive_all();
@@ -292,7 +296,9 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> TcpFullStack for SmoltcpStack<
     }
 }
 
-impl<D: Device, C: Clock, const N: usize> LocalAddr for SmoltcpStack<'_, '_, D, C, N> {
+impl<D: Device, C: Clock, const N: usize, const U: usize> LocalAddr
+    for SmoltcpStack<'_, '_, D, C, N, U>
+{
     fn local_addr(&self, socket: &SmoltcpSocket) -> Option<SocketAddr> {
         SmoltcpStack::local_addr(self, socket)
     }

@@ -76,7 +76,7 @@ pub(super) fn finished(state: State) -> bool {
 /// tends it, the 16th quiet one in a row (as the module docs say).
 const TEND_EVERY: u8 = 15;
 
-impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'s, 'b, D, C, N, U> {
     pub(super) fn tcp(&self, handle: SocketHandle) -> Option<&tcp::Socket<'b>> {
         find_tcp(self.sockets, handle)
     }

@@ -12,16 +12,21 @@ use crate::time::Clock;
 use crate::stack::smoltcp::error::SmoltcpError;
 use crate::stack::smoltcp::pool::{Role, Slot};
 use crate::stack::smoltcp::ports::Ports;
+use crate::stack::smoltcp::udp::UdpSlot;
 
 /// Armed sockets per listener unless [`SmoltcpStack::with_backlog`] says otherwise:
 /// every free pool socket, so that as many SYNs as the pool can take may arrive at
 /// once (the pool bounds every loop over the backlog).
 const DEFAULT_BACKLOG: usize = usize::MAX;
 
-/// embedded-nal's TCP stacks over a caller-owned smoltcp interface, device and socket
-/// set, with a pool of `N` TCP sockets. See the [module](crate::stack::smoltcp) documentation for
-/// what each call does.
-pub struct SmoltcpStack<'s, 'b, D, C, const N: usize> {
+/// embedded-nal's TCP and UDP stacks over a caller-owned smoltcp interface, device
+/// and socket set, with a pool of `N` TCP sockets and one of `U` UDP sockets. See the
+/// [module](crate::stack::smoltcp) documentation for what each call does.
+///
+/// `U` is 0 unless [`with_udp_sockets`](Self::with_udp_sockets) hands over UDP
+/// sockets: a stack from [`new`](Self::new) is `SmoltcpStack<'s, 'b, D, C, N>` as
+/// before UDP came, and its UDP calls find no socket to bind.
+pub struct SmoltcpStack<'s, 'b, D, C, const N: usize, const U: usize = 0> {
     pub(super) iface: &'s mut Interface,
     pub(super) device: &'s mut D,
     pub(super) sockets: &'s mut SocketSet<'b>,
@@ -34,6 +39,8 @@ pub struct SmoltcpStack<'s, 'b, D, C, const N: usize> {
     pub(super) ports: Ports,
     /// Polls since the pool was last tended (see `drive`).
     pub(super) untended: u8,
+    /// The UDP pool; its sockets need no tending, only a record of who holds them.
+    pub(super) udp_slots: [UdpSlot; U],
 }
 
 /// A socket of a [`SmoltcpStack`]: a fresh handle, a listener or a connection.
@@ -78,12 +85,13 @@ impl SmoltcpSocket {
     }
 }
 
-impl<'s, 'b, D, C, const N: usize> fmt::Debug for SmoltcpStack<'s, 'b, D, C, N> {
+impl<'s, 'b, D, C, const N: usize, const U: usize> fmt::Debug for SmoltcpStack<'s, 'b, D, C, N, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmoltcpStack")
             .field("slots", &self.slots)
             .field("listeners", &self.listeners)
             .field("backlog", &self.backlog)
+            .field("udp_slots", &self.udp_slots)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +101,8 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
     /// of TCP sockets already added to `sockets`; the adapter uses them and no others
     /// (sockets of the set outside the pool are left alone, and their ports are not
     /// handed out). Pool sockets that are open are aborted: they belong to the
-    /// adapter from now on.
+    /// adapter from now on. The stack has no UDP sockets until
+    /// [`with_udp_sockets`](SmoltcpStack::with_udp_sockets) gives it some.
     ///
     /// # Errors
     ///
@@ -126,9 +135,12 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             backlog: DEFAULT_BACKLOG,
             ports: Ports::seeded(crate::stack::smoltcp::ports::FIRST),
             untended: 0,
+            udp_slots: [],
         })
     }
+}
 
+impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'s, 'b, D, C, N, U> {
     /// At most `k` sockets armed per listener (listening, in a handshake, or
     /// established and not yet accepted); 0 is taken as 1, or nothing could ever be
     /// accepted. The default is no limit: every free pool socket is armed, so that
@@ -208,9 +220,22 @@ pub(super) fn validate_pool(
     sockets: &SocketSet<'_>,
     pool: &[SocketHandle],
 ) -> Result<(), SmoltcpError> {
+    validate_handles(
+        pool,
+        |handle| find_tcp(sockets, handle).is_some(),
+        SmoltcpError::NotTcp,
+    )
+}
+
+/// `wrong_kind` if a handle is not `of_kind`, `InvalidState` if one comes twice.
+pub(super) fn validate_handles(
+    pool: &[SocketHandle],
+    of_kind: impl Fn(SocketHandle) -> bool,
+    wrong_kind: SmoltcpError,
+) -> Result<(), SmoltcpError> {
     for (i, &handle) in pool.iter().enumerate() {
-        if find_tcp(sockets, handle).is_none() {
-            return Err(SmoltcpError::NotTcp);
+        if !of_kind(handle) {
+            return Err(wrong_kind);
         }
         if pool
             .get(..i)
