@@ -7,7 +7,8 @@
 # Installs qemu-system-misc if qemu-system-riscv64 is missing (Debian/Ubuntu, as
 # root), adds the rustup target, checks the firmware's format and clippy (-D
 # warnings), builds server, raw and client (release), the client
-# once more with the test settings (as client-test), and the main crate's
+# once more with the test settings (as client-test, and over UDP as
+# client-test-udp), and the main crate's
 # qemu_frame example, then runs qemu_test.py. Its last line is `N passed, M failed`
 # (build steps and tests); the exit status is non-zero on any failure.
 set -uo pipefail
@@ -68,6 +69,9 @@ elf_dir=target/riscv64gc-unknown-none-elf/release
 need "client with test settings" env SERVER_PORT="$port" PERIOD_MS=200 COUNT=10 \
     CARGO_TARGET_DIR="$here/target" cargo build --release --locked --bin client
 need "copy client-test" cp "$elf_dir/client" "$elf_dir/client-test"
+need "client with test settings over UDP" env SERVER_PORT="$port" PERIOD_MS=200 COUNT=10 UDP=1 \
+    CARGO_TARGET_DIR="$here/target" cargo build --release --locked --bin client
+need "copy client-test-udp" cp "$elf_dir/client" "$elf_dir/client-test-udp"
 # Put the default client back, so that the ELF named `client` is what its docs say.
 need "client with default settings" fw_cargo build --release --locked --bin client
 

@@ -305,6 +305,64 @@ def rtt_median(port, rounds=200, size=64):
         s.close()
 
 
+def udp_socket(port, timeout=IO_TIMEOUT):
+    """A UDP socket connected to the board's forwarded port."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.connect(("127.0.0.1", port))
+    u.settimeout(timeout)
+    return u
+
+
+def udp_echo(u, msg):
+    """Sends `msg` and checks that the next datagram back is the same."""
+    u.send(msg)
+    try:
+        back = u.recv(65536)
+    except socket.timeout:
+        raise TestError(f"no echo of a {len(msg)}-byte datagram within {u.gettimeout()} s")
+    if back != msg:
+        raise TestError(f"datagram of {len(msg)} bytes came back as {len(back)} bytes, changed")
+
+
+def udp_rtt_median(port, rounds=200, size=64):
+    u = udp_socket(port)
+    try:
+        msg = bytes(range(size))
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            udp_echo(u, msg)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    finally:
+        u.close()
+
+
+def udp_rate(port, count=2000, window=8, size=64):
+    """Datagrams echoed per second with up to `window` in flight, each echo checked
+    against the datagram of its number; one lost (1 s without an echo) ends it."""
+    u = udp_socket(port, timeout=1.0)
+    try:
+        def datagram(k):
+            return k.to_bytes(4, "little") + bytes((k + i) % 251 for i in range(size - 4))
+        sent = got = 0
+        t0 = time.perf_counter()
+        while got < count:
+            while sent < count and sent - got < window:
+                u.send(datagram(sent))
+                sent += 1
+            try:
+                back = u.recv(65536)
+            except socket.timeout:
+                raise TestError(f"datagram lost after {got} echoes")
+            if back != datagram(int.from_bytes(back[:4], "little")):
+                raise TestError("an echoed datagram changed")
+            got += 1
+        return count / (time.perf_counter() - t0)
+    finally:
+        u.close()
+
+
 def expect_eof(s, timeout=IO_TIMEOUT):
     """The server closed `s` (recv gives b""); a reset counts as a failure."""
     s.settimeout(timeout)
@@ -332,6 +390,31 @@ def test_tutorial(ctx):
         s.close()
     board.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5, mark)
     board.wait_for(r"^disconnect 10\.0\.2\.2:\d+ slot \d \(peer closed\)", 5, mark)
+
+
+def test_udp(ctx):
+    """The tutorial's messages as datagrams, the largest datagram a frame carries,
+    a larger one (QEMU cuts it into IP fragments, which smoltcp does not
+    reassemble: no echo, and the next one is echoed), and TCP on the same port at
+    the same time."""
+    board = ctx.server()
+    board.wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
+    tcp = connect(board.host_port)
+    u = udp_socket(board.host_port)
+    try:
+        for msg in TUTORIAL:
+            udp_echo(u, msg)
+            echo(tcp, msg)
+        udp_echo(u, bytes(i % 256 for i in range(1472)))
+        udp_echo(u, b"")
+        u.send(b"F" * 2000)
+        udp_echo(u, b"after the fragments")
+        for k in range(50):
+            udp_echo(u, b"datagram %d" % k)
+        echo(tcp, b"still here")
+    finally:
+        u.close()
+        tcp.close()
 
 
 def test_frame(ctx):
@@ -536,15 +619,17 @@ def test_at_once(ctx):
         board.stop()
 
 
-def test_two_boards(ctx):
-    elf = os.path.join(ELF_DIR, "client-test")
-    port = client_port(ctx, elf)
-    server = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, "two-boards-server", port)
+def test_two_boards(ctx, elf_name="client-test", name="two-boards", udp=False):
+    elf = os.path.join(ELF_DIR, elf_name)
+    port = client_port(ctx, elf, udp)
+    server = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, f"{name}-server", port)
     try:
-        client = Board(elf, None, ctx.logdir, "two-boards-client")
+        if udp:
+            server.wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
+        client = Board(elf, None, ctx.logdir, f"{name}-client")
         code = client.wait_exit(90)
         text = client.text()
-        stats = re.findall(r"^stats sent (\d+) echoed (\d+) mismatches (\d+) rtt min/avg/max (\S+) ms", text, re.M)
+        stats = re.findall(r"^stats sent (\d+) echoed (\d+) mismatches (\d+) lost \d+ rtt min/avg/max (\S+) ms", text, re.M)
         if code != 0:
             raise TestError(f"client firmware exit status {code}; log tail:\n{tail(text)}")
         if not stats:
@@ -552,17 +637,24 @@ def test_two_boards(ctx):
         sent, echoed, mismatches, rtt = stats[-1]
         if int(echoed) < 10 or int(mismatches) != 0:
             raise TestError(f"client: echoed {echoed}, mismatches {mismatches}")
-        server.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5)
+        if not udp:
+            server.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5)
         print(f"    client firmware: sent {sent} echoed {echoed} mismatches {mismatches} rtt min/avg/max {rtt} ms")
     finally:
         server.stop()
 
 
-def client_port(ctx, elf):
+def test_two_boards_udp(ctx):
+    """The tutorial's two boards over UDP: the client firmware built with UDP=1."""
+    test_two_boards(ctx, "client-test-udp", "two-boards-udp", udp=True)
+
+
+def client_port(ctx, elf, udp=False):
     """The port the client firmware was built for, from its first serial line."""
     probe = Board(elf, None, ctx.logdir, "client-probe")
     try:
-        m = probe.wait_for(r"^client to 10\.0\.2\.2:(\d+)", BOOT_TIMEOUT)
+        over = " over UDP" if udp else ","
+        m = probe.wait_for(r"^client to 10\.0\.2\.2:(\d+)" + over, BOOT_TIMEOUT)
         return int(m.group(1))
     finally:
         probe.stop()
@@ -620,10 +712,13 @@ def figures(ctx):
         "random": lambda port: MIB / echo_blob(port, MIB) / MIB,
         "text": lambda port, text=text_bytes(MIB): MIB / echo_blob(port, MIB, data=text) / MIB,
         "rtt": lambda port: rtt_median(port, 200) * 1e3,
+        "udp-rtt": lambda port: udp_rtt_median(port, 200) * 1e3,
+        "udp-rate": lambda port: udp_rate(port, 2000),
     }
     try:
         for name in names:
             boards[name] = boot_server(os.path.join(ELF_DIR, name), ctx.logdir, f"fig-{name}")
+            boards[name].wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
         results = {n: {k: [] for k in measures} for n in names}
         for name in names:  # warm up
             echo_blob(boards[name].host_port, 64 * 1024)
@@ -663,10 +758,16 @@ def figures(ctx):
     lo, hi = quartiles["rtt"]
     print(f"| 64-byte round trip | {med['server']['rtt']:.3f} ms | {med['raw']['rtt']:.3f} ms"
           f" | {ratio['rtt']:.2f}x ({lo:.2f}..{hi:.2f}) | <= 1.1x: {verdict} |")
+    lo, hi = quartiles["udp-rtt"]
+    print(f"| UDP 64-byte round trip | {med['server']['udp-rtt']:.3f} ms | {med['raw']['udp-rtt']:.3f} ms"
+          f" | {ratio['udp-rtt']:.2f}x ({lo:.2f}..{hi:.2f}) | - |")
+    lo, hi = quartiles["udp-rate"]
+    print(f"| UDP 64-byte datagrams per second, 8 in flight | {med['server']['udp-rate']:.0f} | {med['raw']['udp-rate']:.0f}"
+          f" | {ratio['udp-rate']:.2f}x ({lo:.2f}..{hi:.2f}) | - |")
     print()
     print(f"(medians of {runs} runs, each measure taken of both boards back to back in"
           " alternating order; ratio: median of the per-run ratios, with its quartiles;"
-          " round trip: median of 200 per run)")
+          " round trip: median of 200 per run; datagrams per second: 2000 per run)")
 
 
 # ------------------------------------------------------------------- driver
@@ -700,6 +801,8 @@ TESTS = [
     ("slots", test_slots),
     ("at-once", test_at_once),
     ("two-boards", test_two_boards),
+    ("udp", test_udp),
+    ("two-boards-udp", test_two_boards_udp),
 ]
 
 

@@ -22,7 +22,8 @@ esac
 port=${HOST_PORT:-$default_port}
 netdev="user,id=n0"
 if [ "$port" != none ]; then
-    netdev="$netdev,hostfwd=tcp:127.0.0.1:$port-:5001"
+    # The server answers TCP and UDP on 5001: forward both.
+    netdev="$netdev,hostfwd=tcp:127.0.0.1:$port-:5001,hostfwd=udp:127.0.0.1:$port-:5001"
 fi
 set -- -machine virt -m 128M -nographic -bios none \
     -device virtio-net-device,netdev=n0 -netdev "$netdev" -kernel "$elf"

@@ -5,6 +5,7 @@ use core::cell::RefCell;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use nal_echo::stack::smoltcp::UdpSocketPool;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
@@ -44,6 +45,13 @@ pub const SOCKET_BUFFER: usize = 16 * 1024;
 pub const SOCKET_TIMEOUT_S: u64 = 30;
 /// TCP sockets [`tcp_sockets`] can hand out, in all.
 pub const MAX_SOCKETS: usize = 8;
+/// Payload bytes of the UDP socket's receive and of its send buffer: 8 datagrams
+/// of the largest size one Ethernet frame carries (smoltcp reassembles none).
+pub const UDP_BUFFER: usize = 8 * LARGEST_DATAGRAM;
+/// The largest datagram one 1500-byte Ethernet frame carries: 1500 - 20 - 8.
+pub const LARGEST_DATAGRAM: usize = 1472;
+/// Datagrams each UDP buffer holds, whatever their sizes.
+const UDP_PACKETS: usize = 16;
 
 /// Pages of DMA memory for the virtqueues (2 queues of `QUEUE_SIZE`; a legacy
 /// queue takes 2 pages).
@@ -357,18 +365,18 @@ pub fn init() -> (VirtioPhy, Interface) {
 }
 
 /// Socket storage for `N` sockets (at most [`MAX_SOCKETS`]) and `N` TCP sockets in
-/// it, with [`SOCKET_BUFFER`]-byte static buffers. Panics if asked for more sockets
-/// than are left.
+/// it, with [`SOCKET_BUFFER`]-byte static buffers, and room for the one UDP socket of
+/// [`udp_socket`]. Panics if asked for more sockets than are left.
 pub fn tcp_sockets<const N: usize>() -> (SocketSet<'static>, [SocketHandle; N]) {
-    static STORAGE: TakeOnce<[SocketStorage<'static>; MAX_SOCKETS]> =
-        TakeOnce::new([SocketStorage::EMPTY; MAX_SOCKETS]);
+    static STORAGE: TakeOnce<[SocketStorage<'static>; MAX_SOCKETS + 1]> =
+        TakeOnce::new([SocketStorage::EMPTY; MAX_SOCKETS + 1]);
     static BUFFERS: TakeOnce<[[u8; SOCKET_BUFFER]; 2 * MAX_SOCKETS]> =
         TakeOnce::new([[0; SOCKET_BUFFER]; 2 * MAX_SOCKETS]);
     assert!(N <= MAX_SOCKETS, "at most {MAX_SOCKETS} sockets");
     let (Some(storage), Some(buffers)) = (STORAGE.take(), BUFFERS.take()) else {
         panic!("tcp_sockets called twice");
     };
-    let mut set = SocketSet::new(&mut storage[..N]);
+    let mut set = SocketSet::new(&mut storage[..N + 1]);
     let mut buffers = buffers.iter_mut();
     let handles = core::array::from_fn(|_| {
         let (Some(rx), Some(tx)) = (buffers.next(), buffers.next()) else {
@@ -383,4 +391,16 @@ pub fn tcp_sockets<const N: usize>() -> (SocketSet<'static>, [SocketHandle; N]) 
         set.add(socket)
     });
     (set, handles)
+}
+
+/// Adds the board's one UDP socket to `set` (from [`tcp_sockets`], which leaves room
+/// for it), with [`UDP_BUFFER`]-byte static buffers. Panics if called twice.
+pub fn udp_socket(set: &mut SocketSet<'static>) -> SocketHandle {
+    static POOL: TakeOnce<UdpSocketPool<1, UDP_BUFFER, UDP_BUFFER, UDP_PACKETS>> =
+        TakeOnce::new(UdpSocketPool::new());
+    let Some(pool) = POOL.take() else {
+        panic!("udp_socket called twice");
+    };
+    let [handle] = pool.add_to(set, |_| {});
+    handle
 }

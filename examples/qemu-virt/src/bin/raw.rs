@@ -3,7 +3,8 @@
 //! socket buffers as `server`, so the two can be compared.
 //!
 //! Four sockets listen on port 5001; each echoes what arrives, as much as its send
-//! buffer takes, and listens again after its peer has gone.
+//! buffer takes, and listens again after its peer has gone. One UDP socket on port
+//! 5001 sends each datagram back to its sender while its send buffer has room.
 
 #![no_std]
 #![no_main]
@@ -11,7 +12,7 @@
 use nal_echo_qemu_virt::clock::smoltcp_now;
 use nal_echo_qemu_virt::{net, println, Sleeper};
 use smoltcp::iface::PollResult;
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
 
 const PORT: u16 = 5001;
 const SOCKETS: usize = 4;
@@ -23,12 +24,22 @@ fn main() -> ! {
     let (mut phy, mut iface) = net::init();
     let mut sleeper = Sleeper::new(&phy);
     let (mut sockets, handles) = net::tcp_sockets::<SOCKETS>();
+    let datagrams = net::udp_socket(&mut sockets);
     for &handle in &handles {
         if sockets.get_mut::<tcp::Socket>(handle).listen(PORT).is_err() {
             panic!("listen on {PORT}");
         }
     }
+    if sockets
+        .get_mut::<udp::Socket>(datagrams)
+        .bind(PORT)
+        .is_err()
+    {
+        panic!("bind UDP {PORT}");
+    }
     println!("listening on {}:{PORT}", net::BOARD_IP);
+    println!("udp on {}:{PORT}", net::BOARD_IP);
+    let mut datagram = [0u8; net::LARGEST_DATAGRAM];
     let mut connected = [false; SOCKETS];
     let mut chunk = [0u8; CHUNK];
     loop {
@@ -53,6 +64,7 @@ fn main() -> ! {
                 panic!("listen on {PORT}");
             }
         }
+        progress |= echo_datagrams(sockets.get_mut::<udp::Socket>(datagrams), &mut datagram);
         sleeper.idle(progress, || {
             iface.poll(smoltcp_now(), &mut phy, &mut sockets) == PollResult::SocketStateChanged
         });
@@ -70,6 +82,22 @@ fn echo(socket: &mut tcp::Socket<'_>, chunk: &mut [u8; CHUNK]) -> bool {
             break;
         };
         if got == 0 || socket.send_slice(&chunk[..got]).is_err() {
+            break;
+        }
+        moved = true;
+    }
+    moved
+}
+
+/// Sends each datagram received back to its sender while the send buffer has room;
+/// returns whether it echoed any.
+fn echo_datagrams(socket: &mut udp::Socket<'_>, datagram: &mut [u8]) -> bool {
+    let mut moved = false;
+    while socket.can_recv() && socket.can_send() {
+        let Ok((n, meta)) = socket.recv_slice(datagram) else {
+            break;
+        };
+        if socket.send_slice(&datagram[..n], meta.endpoint).is_err() {
             break;
         }
         moved = true;
