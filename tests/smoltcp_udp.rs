@@ -673,3 +673,77 @@ fn the_librarys_udp_client_is_echoed_by_its_udp_echo_through_two_stacks() {
         Some("0.0.0.0:5001".parse().unwrap())
     );
 }
+
+/// A datagram whose sender nobody on the link answers ARP for (a forged source, or
+/// a host that left) makes its echo wait at the head of smoltcp's transmit buffer
+/// for ever, and every echo behind it: the adapter drops them once they have
+/// waited `UDP_STALL`, and the echo goes on.
+#[test]
+fn a_sender_nobody_answers_arp_for_costs_seconds_of_echoes_not_the_socket() {
+    let wire = Wire::leaked();
+    let clock = MockClock::new();
+    let mut a = Host::<1, 1>::with_udp(
+        wire,
+        SERVER,
+        Sockets::default(),
+        udp_pool::<1, 4096, 4096, 8>(),
+    );
+    let mut b = Host::<1, 1>::with_udp(
+        wire,
+        CLIENT,
+        Sockets::default(),
+        udp_pool::<1, 4096, 4096, 8>(),
+    );
+    let mut server = a.stack(&clock);
+    let mut client = b.stack(&clock);
+    let mut echo = UdpEcho::<SmoltcpUdpSocket, 2, 600>::sized();
+    let mut c = connected(&mut client, addr(SERVER, PORT));
+    echo.poll(&mut server, &config(), clock.now_instant())
+        .unwrap();
+
+    let ghost = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99)), 4444);
+    wire.inject(
+        CLIENT,
+        &smoltcp_support::udp_frame(SERVER, ghost, PORT, b"who am I"),
+    );
+    until(&clock, "the ghost's datagram", || {
+        let _ = echo.poll(&mut server, &config(), clock.now_instant());
+        (echo.stats().datagrams_in == 1).then_some(())
+    });
+    let start = clock.now_instant();
+    let mut buf = [0u8; 64];
+    let mut answered = None;
+    for k in 0..10_000u32 {
+        if k % 250 == 0 {
+            let _ = client.send(&mut c, &k.to_le_bytes());
+        }
+        let _ = echo.poll(&mut server, &config(), clock.now_instant());
+        client.poll();
+        if let Ok((4, _)) = client.receive(&mut c, &mut buf) {
+            answered = Some((clock.now_instant() - start, buf[..4].to_vec()));
+            break;
+        }
+        tick(&clock);
+    }
+    let (after, _) = answered.expect("an echo within 10 s");
+    assert!(
+        after >= nal_echo::stack::smoltcp::UDP_STALL,
+        "echoes behind the ghost's wait, {after:?}"
+    );
+    assert!(after < Duration::from_secs(5), "{after:?}");
+    assert_eq!(server.udp_flushes(), 1);
+    // From now on each echo comes (after those of the datagrams sent before it).
+    for k in 0..5u32 {
+        let mark = (100_000 + k).to_le_bytes();
+        client.send(&mut c, &mark).unwrap();
+        let came = (0..16).any(|_| {
+            let (bytes, _) = next_datagram(&clock, &mut client, &mut c, 64, || {
+                let _ = echo.poll(&mut server, &config(), clock.now_instant());
+            });
+            assert!(bytes == mark || u32::from_le_bytes(bytes[..4].try_into().unwrap()) < 100_000);
+            bytes == mark
+        });
+        assert!(came, "the echo of datagram {k}");
+    }
+    assert_eq!(server.udp_flushes(), 1);
+}

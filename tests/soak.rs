@@ -414,7 +414,15 @@ fn soak_over_udp_counts_lost_duplicated_and_changed_datagrams() {
     });
     let (code, json) = soak(
         addr,
-        &["--udp", "--clients", "1", "--seconds", "0.5", "--hang-timeout", "0.05"],
+        &[
+            "--udp",
+            "--clients",
+            "1",
+            "--seconds",
+            "0.5",
+            "--hang-timeout",
+            "0.05",
+        ],
     );
     assert_eq!(code, 1, "lost datagrams fail the run: {json}");
     assert!(field(&json, "lost") > 0.0, "{json}");

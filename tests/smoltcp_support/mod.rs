@@ -334,6 +334,50 @@ pub fn tcp_frame(to: usize, src: Ipv4Addr, tcp: &smoltcp::wire::TcpRepr<'_>) -> 
     frame
 }
 
+/// An Ethernet frame to side `to` carrying a UDP datagram from `src`, with correct
+/// checksums: a host may claim any source address.
+pub fn udp_frame(to: usize, src: SocketAddr, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
+        UdpPacket, UdpRepr,
+    };
+    let (IpAddr::V4(src_ip), dst) = (src.ip(), ip(to)) else {
+        panic!("IPv4 only");
+    };
+    let udp = UdpRepr {
+        src_port: src.port(),
+        dst_port,
+    };
+    let ip_repr = Ipv4Repr {
+        src_addr: src_ip,
+        dst_addr: dst,
+        next_header: IpProtocol::Udp,
+        payload_len: udp.header_len() + payload.len(),
+        hop_limit: 64,
+    };
+    let eth = EthernetRepr {
+        src_addr: STRANGER_MAC,
+        dst_addr: EthernetAddress([0x02, 0, 0, 0, 0, 1 + to as u8]),
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + ip_repr.buffer_len() + ip_repr.payload_len];
+    let mut eth_frame = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut eth_frame);
+    let mut ip_packet = Ipv4Packet::new_unchecked(eth_frame.payload_mut());
+    ip_repr.emit(&mut ip_packet, &ChecksumCapabilities::default());
+    let mut udp_packet = UdpPacket::new_unchecked(ip_packet.payload_mut());
+    udp.emit(
+        &mut udp_packet,
+        &IpAddress::Ipv4(src_ip),
+        &IpAddress::Ipv4(dst),
+        payload.len(),
+        |buf| buf.copy_from_slice(payload),
+        &ChecksumCapabilities::default(),
+    );
+    frame
+}
+
 /// The MAC of the hand-made frames' sender.
 pub const STRANGER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x66]);
 

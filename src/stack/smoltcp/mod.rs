@@ -145,11 +145,16 @@
 //!   sends (a `UdpEcho` sends back what it takes).
 //! * `META` datagrams wait in each direction at most, whatever their size.
 //!
-//! One limit comes from smoltcp: a datagram whose next hop does not answer ARP
-//! stays at the head of the transmit buffer (smoltcp asks again every second), and
-//! the datagrams behind it wait too, so sends are `WouldBlock` until the neighbour
-//! answers or the socket is closed. A `UdpEcho` that answers a peer whose address
-//! nobody on the link has (a forged one) drops its echoes meanwhile.
+//! One trap comes from smoltcp: a datagram whose next hop does not answer ARP
+//! stays at the head of the transmit buffer (smoltcp asks again every second and
+//! never gives up), and every datagram behind it waits too. A `UdpEcho` that
+//! answers a sender nobody on the link answers ARP for (a forged source address,
+//! or a host that has just left) would send nothing more, ever. So before each
+//! send the adapter looks at the socket's transmit buffer: if it has held datagrams
+//! for [`UDP_STALL`] (3 s) without once being empty, it drops them all (closing and
+//! rebinding the socket, which drops its received datagrams too) and counts it in
+//! [`udp_flushes`](SmoltcpStack::udp_flushes). A forged datagram thus costs about
+//! 3 s of echoes, not the socket.
 //!
 //! ```
 //! use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
@@ -215,7 +220,7 @@ mod udp_pool;
 pub use error::SmoltcpError;
 pub use socket_pool::{pool_size, SocketPool};
 pub use stack::{SmoltcpSocket, SmoltcpStack};
-pub use udp::SmoltcpUdpSocket;
+pub use udp::{SmoltcpUdpSocket, UDP_STALL};
 pub use udp_pool::UdpSocketPool;
 
 /// The smoltcp this adapter is built on, so that a firmware names the same version

@@ -41,6 +41,8 @@ pub struct SmoltcpStack<'s, 'b, D, C, const N: usize, const U: usize = 0> {
     pub(super) untended: u8,
     /// The UDP pool; its sockets need no tending, only a record of who holds them.
     pub(super) udp_slots: [UdpSlot; U],
+    /// UDP transmit buffers emptied because their datagrams waited for ARP.
+    pub(super) udp_flushes: u32,
 }
 
 /// A socket of a [`SmoltcpStack`]: a fresh handle, a listener or a connection.
@@ -136,6 +138,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             ports: Ports::seeded(crate::stack::smoltcp::ports::FIRST),
             untended: 0,
             udp_slots: [],
+            udp_flushes: 0,
         })
     }
 }

@@ -10,13 +10,21 @@ use ::smoltcp::socket::AnySocket;
 
 use super::error::SmoltcpError;
 use super::stack::{validate_handles, SmoltcpStack};
-use crate::time::Clock;
+use crate::log::trace_event;
+use crate::time::{Clock, Duration, Instant};
 
-/// A UDP pool socket, and whether a [`SmoltcpUdpSocket`] holds it.
+/// How long a UDP socket's transmit buffer may hold datagrams without once being
+/// empty before the adapter drops them: three of smoltcp's ARP requests (one a
+/// second) for the next hop went unanswered.
+pub const UDP_STALL: Duration = Duration::from_secs(3);
+
+/// A UDP pool socket, whether a [`SmoltcpUdpSocket`] holds it, and since when its
+/// transmit buffer has held datagrams without once being empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct UdpSlot {
     pub(super) handle: SocketHandle,
     pub(super) taken: bool,
+    pub(super) waiting_since: Option<Instant>,
 }
 
 /// A UDP socket of a [`SmoltcpStack`]: a fresh handle, a bound socket or a
@@ -100,7 +108,9 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize> SmoltcpStack<'s, 'b, D, C, N> 
             udp_slots: udp.map(|handle| UdpSlot {
                 handle,
                 taken: false,
+                waiting_since: None,
             }),
+            udp_flushes: 0,
         })
     }
 }
@@ -179,7 +189,51 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'
         }
         if let Some(slot) = self.udp_slots.iter_mut().find(|s| s.handle == handle) {
             slot.taken = false;
+            slot.waiting_since = None;
         }
+    }
+
+    /// How often a UDP socket's transmit buffer was emptied because its datagrams
+    /// had waited [`UDP_STALL`] for the next hop's link address (see the module
+    /// docs).
+    pub fn udp_flushes(&self) -> u32 {
+        self.udp_flushes
+    }
+
+    /// Before a send: if the socket's transmit buffer has held datagrams for
+    /// [`UDP_STALL`] without once being empty, the one at its head waits for an ARP
+    /// answer that does not come (smoltcp asks once a second and never gives up),
+    /// and all behind it wait too: drop them all, keeping the socket's binding.
+    /// Datagrams received and not yet taken are dropped with them (smoltcp clears
+    /// both buffers on close).
+    pub(super) fn unstick_udp(&mut self, handle: SocketHandle) {
+        let now = self.clock.now();
+        let queued = self.udp(handle).map_or(0, udp::Socket::send_queue);
+        let Some(slot) = self.udp_slots.iter_mut().find(|s| s.handle == handle) else {
+            return;
+        };
+        let since = match (queued, slot.waiting_since) {
+            (0, _) => None,
+            (_, None) => Some(now),
+            (_, Some(since)) => Some(since),
+        };
+        slot.waiting_since = since;
+        if since.is_none_or(|since| now - since < UDP_STALL) {
+            return;
+        }
+        slot.waiting_since = None;
+        if let Some(socket) = find_udp_mut(self.sockets, handle) {
+            let endpoint = socket.endpoint();
+            socket.close();
+            // Rebinding what it was bound to cannot fail: the port is its own.
+            let _ = socket.bind(endpoint);
+        }
+        self.udp_flushes = self.udp_flushes.wrapping_add(1);
+        trace_event!(
+            warn,
+            "UDP datagrams waited {} ms for ARP: dropped",
+            UDP_STALL.total_millis()
+        );
     }
 
     /// A port of the dynamic range that no UDP socket of the set is bound to.

@@ -48,6 +48,7 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'
     ) -> nb::Result<(), SmoltcpError> {
         self.check_sendable(handle, remote, datagram.len())
             .or_else(fail)?;
+        self.unstick_udp(handle);
         match self.queue_datagram(handle, remote, datagram) {
             Err(nb::Error::WouldBlock) => {
                 self.drive();
