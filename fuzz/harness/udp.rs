@@ -82,6 +82,8 @@ struct Raw<'n> {
     sent: Vec<Vec<u8>>,
 }
 
+// Two sizes of one harness's echo, made once per input: boxing would only add a heap.
+#[allow(clippy::large_enum_variant)]
 enum Echo {
     Small(UdpEcho<MockSocket, 1, BUF>),
     Deep(UdpEcho<MockSocket, 3, BUF>),
@@ -122,10 +124,27 @@ pub fn run(data: &[u8]) {
         if input.is_done() {
             break;
         }
-        step(&mut input, &net, &clock, &mut server, &mut echo, &mut periodic, &mut raws, retry);
+        step(
+            &mut input,
+            &net,
+            &clock,
+            &mut server,
+            &mut echo,
+            &mut periodic,
+            &mut raws,
+            retry,
+        );
         check(&echo, &periodic);
     }
-    drain(&net, &clock, &mut server, &mut echo, &mut periodic, &mut raws, retry);
+    drain(
+        &net,
+        &clock,
+        &mut server,
+        &mut echo,
+        &mut periodic,
+        &mut raws,
+        retry,
+    );
 }
 
 fn raw(net: &MockNetwork, k: usize) -> Raw<'_> {
@@ -184,7 +203,9 @@ fn step(
         9 => host(net, k, op).would_block_next(Op::SendTo, u32::from(input.byte() & 7)),
         10 => host(net, k, op).would_block_next(Op::ReceiveFrom, u32::from(input.byte() & 7)),
         11 => host(net, k, op).fail_next(Op::SendTo, u32::from(input.byte() & 3), error(input)),
-        12 => host(net, k, op).fail_next(Op::ReceiveFrom, u32::from(input.byte() & 3), error(input)),
+        12 => {
+            host(net, k, op).fail_next(Op::ReceiveFrom, u32::from(input.byte() & 3), error(input))
+        }
         13 => host(net, k, op).chaos(input.u64(), u16::from(input.byte()) * 3),
         14 => host(net, k, op).clear_faults(),
         _ => {
@@ -252,13 +273,23 @@ fn read(input: &mut Cursor<'_>, raw: &mut Raw<'_>) {
     for _ in 0..64 {
         match UdpClientStack::receive(&mut raw.stack, &mut raw.socket, &mut buf) {
             Ok((n, from)) => {
-                assert_eq!(from, SocketAddr::new(SERVER_IP, PORT), "a datagram from elsewhere");
+                assert_eq!(
+                    from,
+                    SocketAddr::new(SERVER_IP, PORT),
+                    "a datagram from elsewhere"
+                );
                 let got = &buf[..n];
-                let sent = raw.sent.iter().find(|d| d.starts_with(got) && (d.len() == n || n == buf.len()));
+                let sent = raw
+                    .sent
+                    .iter()
+                    .find(|d| d.starts_with(got) && (d.len() == n || n == buf.len()));
                 let Some(sent) = sent else {
                     panic!("a datagram this client never sent: {got:?}");
                 };
-                assert!(sent.len() < BUF, "a datagram that filled the buffer came back");
+                assert!(
+                    sent.len() < BUF,
+                    "a datagram that filled the buffer came back"
+                );
             }
             Err(nb::Error::WouldBlock) => break,
             // Only an injected fault: the datagram, if any, is still there.
@@ -277,7 +308,11 @@ fn queued(echo: &Echo) -> (nal_echo::UdpStats, usize, usize) {
 fn check(echo: &Echo, periodic: &UdpPeriodicClient<MockStack<'_>, &MockClock>) {
     let (s, queued, capacity) = queued(echo);
     assert!(queued <= capacity);
-    assert_eq!(s.datagrams_in, s.datagrams_out + s.dropped + queued as u32, "{s:?}");
+    assert_eq!(
+        s.datagrams_in,
+        s.datagrams_out + s.dropped + queued as u32,
+        "{s:?}"
+    );
     let c = periodic.stats();
     assert_eq!(c.mismatches, 0, "{c:?}");
     assert!(c.late <= c.lost, "{c:?}");
@@ -310,5 +345,9 @@ fn drain(
     for raw in raws.iter_mut() {
         read(&mut cursor, raw);
     }
-    assert_eq!(queued(echo).1, 0, "echoes left queued with no fault in the way");
+    assert_eq!(
+        queued(echo).1,
+        0,
+        "echoes left queued with no fault in the way"
+    );
 }
