@@ -384,6 +384,13 @@ where
                     ..pending
                 });
             }
+            // After its prompt the modem reads exactly the bytes announced and prints
+            // nothing before it has them all: a reply until then is not its own, and
+            // the bytes must still go out, or it would take the next command for them.
+            _ if prompted && !self.data_written() => {
+                self.pending = Some(pending);
+                self.doubt();
+            }
             Reply::SendOk if prompted => self.sent(),
             // Not run: the bytes are still in `tx`, and CIPSEND goes out again.
             Reply::Busy if !prompted => self.hold(now, BUSY_WAIT),
@@ -643,6 +650,11 @@ where
 
     fn hold(&mut self, now: Instant, wait: Duration) {
         self.hold_until = now + wait;
+    }
+
+    /// Whether the port has taken every byte of the prompted send.
+    fn data_written(&self) -> bool {
+        self.data_pos.is_some_and(|pos| pos >= self.tx.len())
     }
 
     /// The send in flight is over, whichever way.

@@ -133,8 +133,11 @@
 //! is out of bounds, a payload not followed by what the firmware sends, a line the
 //! firmware does not print (noise, a payload whose header was lost), a line too
 //! long to be one, a read error of the port (an overrun lost bytes), a `>` that
-//! does not follow the `OK` to a CIPSEND, and an `OK`, `SEND OK`, `CONNECT` or
-//! `ALREADY CONNECTED` that answers no command in flight.
+//! does not follow the `OK` to a CIPSEND, a reply that comes after the prompt but
+//! before the port took all of the CIPSEND's data (the modem prints nothing until
+//! it has them, and the data still goes out: it would take the next command for
+//! them), and an `OK`, `SEND OK`, `CONNECT` or `ALREADY CONNECTED` that answers no
+//! command in flight.
 //!
 //! After a doubt the rest of that frame is read as lines. Until `AT+CIPSTATUS`
 //! (sent once the application closed the socket, after `AT+CIPCLOSE`) says that

@@ -479,6 +479,30 @@ fn a_stray_prompt_sends_no_data_and_ends_the_connection() {
 }
 
 #[test]
+fn a_reply_before_the_data_is_out_is_not_the_modem_s() {
+    for early in ["SEND OK\r\n", "\r\nERROR\r\n", "SEND FAIL\r\n"] {
+        let bench = Bench::default();
+        let (mut stack, mut socket) = bench.connected();
+        assert_eq!(stack.send(&mut socket, b"hello"), Ok(5));
+        assert_eq!(bench.said(), "AT+CIPSEND=5\r\n");
+        // Read together with the prompt, before the data could go out.
+        bench.answer(&std::format!("\r\nOK\r\n> {early}"));
+        bench.polls(&mut stack);
+        assert_eq!(bench.said(), "hello", "{early:?}: the modem waits for them");
+        assert_eq!(
+            other(stack.send(&mut socket, b"x")),
+            AtError::Framing,
+            "{early:?}"
+        );
+        stack.close(socket).unwrap();
+        assert_eq!(bench.said(), "", "{early:?}: the send is still answered first");
+        bench.answer("\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n");
+        bench.polls(&mut stack);
+        assert_eq!(bench.said(), "AT+CIPCLOSE\r\n", "{early:?}");
+    }
+}
+
+#[test]
 fn a_half_written_command_that_times_out_is_finished_before_the_next() {
     let bench = Bench::default();
     let (mut stack, mut socket) = starting(&bench);
