@@ -15,6 +15,8 @@ use embedded_nal::{nb, TcpClientStack};
 use super::*;
 use crate::time::{Clock, Duration, Instant};
 
+mod udp;
+
 const SETUP: &[(&str, &str)] = &[
     ("AT\r\n", "AT\r\r\n\r\nOK\r\n"),
     ("ATE0\r\n", "ATE0\r\r\n\r\nOK\r\n"),
