@@ -630,7 +630,13 @@ fn udp_client_echoes(esp: &mut FakeEsp, serial: Serial) -> UdpClient {
     let stats = *client.stats();
     assert_eq!(stats.sent, stats.echoed, "{stats:?}");
     assert_eq!(
-        (stats.lost, stats.late, stats.duplicates, stats.mismatches, stats.errors),
+        (
+            stats.lost,
+            stats.late,
+            stats.duplicates,
+            stats.mismatches,
+            stats.errors
+        ),
         (0, 0, 0, 0, 0)
     );
     assert_eq!(stats.connects, 1);
@@ -662,7 +668,10 @@ fn the_udp_client_echoes_through_the_modem() {
         .filter(|c| c.starts_with("AT+CIPSEND="))
         .collect();
     assert_eq!(sends[..2], ["AT+CIPSEND=13", "AT+CIPSEND=10"]);
-    assert_eq!(esp.sent_datagrams[..2], [TUTORIAL_MESSAGES[0], TUTORIAL_MESSAGES[1]]);
+    assert_eq!(
+        esp.sent_datagrams[..2],
+        [TUTORIAL_MESSAGES[0], TUTORIAL_MESSAGES[1]]
+    );
     assert_eq!(esp.datagrams.len(), 1);
     assert_eq!(esp.datagrams[0], esp.sent_datagrams, "echoed one for one");
 }
@@ -729,7 +738,8 @@ impl<C: Clock> DatagramReader<C> {
     }
 
     fn connect(&mut self, socket: &mut AtUdpSocket) -> bool {
-        let connected = embedded_nal::UdpClientStack::connect(&mut self.stack, socket, self.remote).is_ok();
+        let connected =
+            embedded_nal::UdpClientStack::connect(&mut self.stack, socket, self.remote).is_ok();
         if connected {
             self.connected = true;
             self.received.push(Vec::new());
@@ -789,7 +799,9 @@ fn a_udp_peer_s_datagrams_arrive_whole_and_apart() {
     esp.split_reads(7);
     let mut reader = DatagramReader::new(serial, WallClock::new(), peer.addr);
     let got_all = reader.run(&mut esp, |r| {
-        r.received.first().is_some_and(|d| d.len() >= datagrams.len())
+        r.received
+            .first()
+            .is_some_and(|d| d.len() >= datagrams.len())
     });
     assert!(got_all, "received {:?}", reader.received);
     assert_eq!(reader.received, [datagrams]);

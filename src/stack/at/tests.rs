@@ -497,7 +497,11 @@ fn a_reply_before_the_data_is_out_is_not_the_modem_s() {
             "{early:?}"
         );
         stack.close(socket).unwrap();
-        assert_eq!(bench.said(), "", "{early:?}: the send is still answered first");
+        assert_eq!(
+            bench.said(),
+            "",
+            "{early:?}: the send is still answered first"
+        );
         bench.answer("\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n");
         bench.polls(&mut stack);
         assert_eq!(bench.said(), "AT+CIPCLOSE\r\n", "{early:?}");

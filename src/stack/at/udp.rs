@@ -54,7 +54,8 @@ where
     type Error = AtError;
 
     fn socket(&mut self) -> Result<AtUdpSocket, AtError> {
-        self.open_socket(Transport::Udp).map(|id| AtUdpSocket { id })
+        self.open_socket(Transport::Udp)
+            .map(|id| AtUdpSocket { id })
     }
 
     /// Records the remote and starts the link: `Ok` does not mean that the link is

@@ -11,8 +11,7 @@ use crate::stack::at::{AtError, AtUdpSocket, RX_DATAGRAMS, SEND_CHUNK};
 
 const UDP_START: &str = "AT+CIPSTART=\"UDP\",\"192.168.4.1\",5001\r\n";
 /// The firmware's answer to CHECK while its UDP link is open.
-const UDP_OPEN: &str =
-    "STATUS:3\r\n+CIPSTATUS:0,\"UDP\",\"192.168.4.1\",5001,4000,0\r\n\r\nOK\r\n";
+const UDP_OPEN: &str = "STATUS:3\r\n+CIPSTATUS:0,\"UDP\",\"192.168.4.1\",5001,4000,0\r\n\r\nOK\r\n";
 
 fn server() -> SocketAddr {
     SocketAddr::from(([192, 168, 4, 1], 5001))
@@ -173,10 +172,7 @@ fn a_failed_cipstart_is_reported_by_send_and_receive() {
     let bench = Bench::default();
     let (mut stack, mut socket) = udp_starting(&bench);
     bench.answer("\r\nERROR\r\nCLOSED\r\n");
-    assert_eq!(
-        other(stack.send(&mut socket, b"x")),
-        AtError::ConnectFailed
-    );
+    assert_eq!(other(stack.send(&mut socket, b"x")), AtError::ConnectFailed);
     assert_eq!(
         other(stack.receive(&mut socket, &mut [0; 8])),
         AtError::ConnectFailed
