@@ -2,7 +2,8 @@
 //! library's `PeriodicClient`, as in the firmware) runs on the host, the fake modem
 //! answers like the AT firmware and bridges the connection to a real loopback
 //! server. Dropped links, refused connections, noise, split reads, faults inside
-//! and around `+IPD` frames, and random modem output.
+//! and around `+IPD` frames, and random modem output; and the same link as UDP,
+//! under `UdpPeriodicClient` and a bare reader of datagrams.
 //!
 //! The fake serial port panics on a read with nothing to read (a real one would
 //! block) and on `flush`, so every test also checks that the stack never waits.
@@ -16,16 +17,23 @@ mod common;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use at_support::{
-    closed_port, EchoServer, FakeEsp, Faults, Peer, Serial, WallClock, PASSWORD, SSID, STATION_IP,
+    closed_port, EchoServer, FakeEsp, Faults, Peer, Serial, UdpEchoServer, UdpPeer, WallClock,
+    PASSWORD, SSID, STATION_IP,
 };
 use common::saved::saving_failures;
+// Not `UdpClientStack` too: `AtStack` implements both, so that its calls would need
+// the trait's name. The UDP tests below call it by its path.
 use embedded_nal::{nb, TcpClientStack};
-use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, WifiState};
-use nal_echo::time::MockClock;
-use nal_echo::{Backoff, ClientConfig, ClientError, Duration, PeriodicClient, TUTORIAL_MESSAGES};
+use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, AtUdpSocket, WifiState};
+use nal_echo::time::{Clock, MockClock};
+use nal_echo::{
+    Backoff, ClientConfig, ClientError, Duration, PeriodicClient, UdpPeriodicClient,
+    TUTORIAL_MESSAGES,
+};
 use proptest::prelude::*;
 
 type Client = PeriodicClient<AtStack<Serial, WallClock>, WallClock>;
+type UdpClient = UdpPeriodicClient<AtStack<Serial, WallClock>, WallClock>;
 
 /// Longest any wait may take.
 const PATIENCE: StdDuration = StdDuration::from_secs(15);
@@ -555,5 +563,343 @@ proptest! {
             esp.commands
         );
         prop_assert_eq!(client.stats().mismatches, 0);
+    }
+}
+
+fn udp_client(serial: Serial, remote: std::net::SocketAddr) -> UdpClient {
+    let stack = AtStack::new(
+        serial,
+        WallClock::new(),
+        AtConfig::new(SSID, PASSWORD).unwrap(),
+    );
+    let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
+    config.period = Duration::from_millis(40);
+    config.echo_timeout = Duration::from_secs(3);
+    config.backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(400),
+        jitter: Duration::from_millis(20),
+    };
+    UdpPeriodicClient::new(stack, WallClock::new(), config)
+}
+
+/// `run_until` for the UDP client.
+fn run_udp_until(
+    client: &mut UdpClient,
+    esp: &mut FakeEsp,
+    errors: &mut Vec<ClientError<AtError>>,
+    what: &str,
+    mut done: impl FnMut(&UdpClient) -> bool,
+) {
+    let start = StdInstant::now();
+    for _ in 0..ROUNDS {
+        if done(client) {
+            return;
+        }
+        if start.elapsed() > PATIENCE {
+            break;
+        }
+        client.stack_mut().poll();
+        if let Err(e) = client.poll() {
+            errors.push(e);
+        }
+        modem_round(esp);
+    }
+    let wifi = client.stack_mut().wifi_state();
+    panic!(
+        "gave up waiting for {what}: {:?}, wifi {wifi:?}, errors {errors:?}, modem saw {:?}",
+        client.stats(),
+        esp.commands,
+    );
+}
+
+/// Runs the UDP client against a UDP echo server through `esp` until six
+/// datagrams came back and none is in flight; checks that every one sent came
+/// back, once and unchanged.
+fn udp_client_echoes(esp: &mut FakeEsp, serial: Serial) -> UdpClient {
+    let server = UdpEchoServer::start();
+    let mut client = udp_client(serial, server.addr);
+    let mut errors = Vec::new();
+    run_udp_until(
+        &mut client,
+        esp,
+        &mut errors,
+        "six echoes, none in flight",
+        |c| c.stats().echoed >= 6 && c.in_flight() == 0,
+    );
+    let stats = *client.stats();
+    assert_eq!(stats.sent, stats.echoed, "{stats:?}");
+    assert_eq!(
+        (
+            stats.lost,
+            stats.late,
+            stats.duplicates,
+            stats.mismatches,
+            stats.errors
+        ),
+        (0, 0, 0, 0, 0)
+    );
+    assert_eq!(stats.connects, 1);
+    // The only failures are attempts made before the network was joined.
+    assert_eq!(
+        count(&errors, ClientError::Connect(AtError::NotJoined)),
+        errors.len()
+    );
+    assert_eq!(server.echoed(), stats.sent as usize);
+    assert_eq!(client.stack_mut().framing_errors(), 0);
+    let start = format!("AT+CIPSTART=\"UDP\",\"127.0.0.1\",{}", server.addr.port());
+    assert_eq!(
+        esp.commands.iter().filter(|c| **c == start).count(),
+        1,
+        "one CIPSTART, exactly {start}: {:?}",
+        esp.commands
+    );
+    client
+}
+
+#[test]
+fn the_udp_client_echoes_through_the_modem() {
+    let (mut esp, serial) = FakeEsp::new();
+    udp_client_echoes(&mut esp, serial);
+    // Each message is one CIPSEND of its length, and one datagram.
+    let sends: Vec<&String> = esp
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("AT+CIPSEND="))
+        .collect();
+    assert_eq!(sends[..2], ["AT+CIPSEND=13", "AT+CIPSEND=10"]);
+    assert_eq!(
+        esp.sent_datagrams[..2],
+        [TUTORIAL_MESSAGES[0], TUTORIAL_MESSAGES[1]]
+    );
+    assert_eq!(esp.datagrams.len(), 1);
+    assert_eq!(esp.datagrams[0], esp.sent_datagrams, "echoed one for one");
+}
+
+#[test]
+fn udp_with_noise_tiny_reads_and_split_frames() {
+    let (mut esp, serial) = FakeEsp::new();
+    esp.noise = true;
+    esp.split_reads(0x5eed);
+    udp_client_echoes(&mut esp, serial);
+}
+
+/// A bare client of the stack's UDP socket: connects to `remote`, says hello (the
+/// peer answers a new sender), reads datagrams, and on any error closes and
+/// connects again. Collects the datagrams of each connection.
+struct DatagramReader<C: Clock> {
+    stack: AtStack<Serial, C>,
+    socket: Option<AtUdpSocket>,
+    connected: bool,
+    greeted: bool,
+    remote: std::net::SocketAddr,
+    /// The datagrams each connection received, in order.
+    received: Vec<Vec<Vec<u8>>>,
+}
+
+impl<C: Clock> DatagramReader<C> {
+    fn new(serial: Serial, clock: C, remote: std::net::SocketAddr) -> Self {
+        let mut config = AtConfig::new(SSID, PASSWORD).unwrap();
+        // The fake modem answers at once: a lost answer need not cost 5 s.
+        config.command_timeout = Duration::from_millis(300);
+        Self {
+            stack: AtStack::new(serial, clock, config),
+            socket: None,
+            connected: false,
+            greeted: false,
+            remote,
+            received: Vec::new(),
+        }
+    }
+
+    fn round(&mut self) {
+        self.stack.poll();
+        let mut socket = match self.socket.take() {
+            Some(socket) => socket,
+            None => match embedded_nal::UdpClientStack::socket(&mut self.stack) {
+                Ok(socket) => socket,
+                Err(e) => panic!("the only socket is free: {e:?}"),
+            },
+        };
+        let ok = if !self.connected {
+            self.connect(&mut socket)
+        } else if !self.greeted {
+            self.greet(&mut socket)
+        } else {
+            self.read(&mut socket)
+        };
+        if ok {
+            self.socket = Some(socket);
+        } else {
+            self.connected = false;
+            self.greeted = false;
+            embedded_nal::UdpClientStack::close(&mut self.stack, socket).unwrap();
+        }
+    }
+
+    fn connect(&mut self, socket: &mut AtUdpSocket) -> bool {
+        let connected =
+            embedded_nal::UdpClientStack::connect(&mut self.stack, socket, self.remote).is_ok();
+        if connected {
+            self.connected = true;
+            self.received.push(Vec::new());
+        }
+        connected
+    }
+
+    fn greet(&mut self, socket: &mut AtUdpSocket) -> bool {
+        match embedded_nal::UdpClientStack::send(&mut self.stack, socket, b"hello") {
+            Ok(()) => {
+                self.greeted = true;
+                true
+            }
+            Err(nb::Error::WouldBlock) => true,
+            Err(nb::Error::Other(_)) => false,
+        }
+    }
+
+    fn read(&mut self, socket: &mut AtUdpSocket) -> bool {
+        // Longer than any datagram of the tests: none is cut.
+        let mut buf = [0u8; 512];
+        for _ in 0..8 {
+            match embedded_nal::UdpClientStack::receive(&mut self.stack, socket, &mut buf) {
+                Ok((n, from)) => {
+                    assert_eq!(from, self.remote);
+                    self.received.last_mut().unwrap().push(buf[..n].to_vec());
+                }
+                Err(nb::Error::WouldBlock) => return true,
+                Err(nb::Error::Other(_)) => return false,
+            }
+        }
+        true
+    }
+
+    fn run(&mut self, esp: &mut FakeEsp, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let start = StdInstant::now();
+        for _ in 0..ROUNDS {
+            if done(self) {
+                return true;
+            }
+            if start.elapsed() > PATIENCE {
+                break;
+            }
+            self.round();
+            modem_round(esp);
+        }
+        false
+    }
+}
+
+#[test]
+fn a_udp_peer_s_datagrams_arrive_whole_and_apart() {
+    let mut datagrams: Vec<Vec<u8>> = MODEM_LOOKALIKES.iter().map(|d| d.to_vec()).collect();
+    datagrams.push((0..=255).collect());
+    let peer = UdpPeer::start(datagrams.clone());
+    let (mut esp, serial) = FakeEsp::new();
+    esp.split_reads(7);
+    let mut reader = DatagramReader::new(serial, WallClock::new(), peer.addr);
+    let got_all = reader.run(&mut esp, |r| {
+        r.received
+            .first()
+            .is_some_and(|d| d.len() >= datagrams.len())
+    });
+    assert!(got_all, "received {:?}", reader.received);
+    assert_eq!(reader.received, [datagrams]);
+    assert_eq!(reader.stack.framing_errors(), 0);
+}
+
+/// A peer's datagrams: modem lookalikes and random bytes.
+fn peer_datagrams() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    proptest::collection::vec(
+        prop_oneof![
+            2 => proptest::sample::select(MODEM_LOOKALIKES).prop_map(<[u8]>::to_vec),
+            1 => proptest::collection::vec(any::<u8>(), 1..200),
+        ],
+        1..24,
+    )
+}
+
+proptest! {
+    // Failures saved beside this file and replayed first.
+    #![proptest_config(saving_failures(16))]
+
+    /// Whatever the faults on the line (those the stack promises to catch), each
+    /// UDP connection gets the first datagrams its peer sent, each whole and
+    /// apart; without faults it gets all of them, on the first connection.
+    #[test]
+    fn every_udp_connection_gets_the_first_datagrams_of_its_peer(
+        datagrams in peer_datagrams(),
+        faults in prop_oneof![1 => Just(Faults::none()), 3 => faults()],
+        split in any::<u32>(),
+    ) {
+        let peer = UdpPeer::start(datagrams.clone());
+        let (mut esp, serial) = FakeEsp::new();
+        esp.faults = faults;
+        esp.split_reads(split);
+        let clean = faults.seed == 0 && faults.overrun == 0 && faults.stray_line == 0
+            && faults.drop_header_byte == 0 && faults.flip_length_digit == 0;
+        let mut reader = DatagramReader::new(serial, WallClock::new(), peer.addr);
+        let done = reader.run(&mut esp, |r| {
+            r.received.iter().any(|d| d.len() >= datagrams.len()) || r.received.len() > 4
+        });
+        prop_assert!(done || !clean, "no progress: {:?}, modem saw {:?}", reader.received, esp.commands);
+        for (i, got) in reader.received.iter().enumerate() {
+            prop_assert!(
+                datagrams.starts_with(got),
+                "connection {i} got {got:?}, not the first of {datagrams:?} ({} faulty frames)",
+                esp.faulty_frames
+            );
+        }
+        if clean {
+            prop_assert_eq!(&reader.received, &vec![datagrams]);
+            prop_assert_eq!(reader.stack.framing_errors(), 0);
+        } else if esp.faulty_frames == 0 {
+            prop_assert_eq!(reader.stack.framing_errors(), 0);
+        }
+    }
+}
+
+proptest! {
+    // Failures saved beside this file and replayed first.
+    #![proptest_config(saving_failures(16))]
+
+    /// The fake modem answers properly, but noise lands between its answers while
+    /// a UDP socket connects, greets and reads. Nothing panics, and once the noise
+    /// stops a connection gets all the peer's datagrams, whole and apart.
+    #[test]
+    fn noise_between_real_answers_is_survived_over_udp(
+        noise in proptest::collection::vec(proptest::option::weighted(0.15, modem_output()), 0..400)
+    ) {
+        let datagrams: Vec<Vec<u8>> = MODEM_LOOKALIKES.iter().map(|d| d.to_vec()).collect();
+        let peer = UdpPeer::start(datagrams.clone());
+        let clock = MockClock::new();
+        let (mut esp, serial) = FakeEsp::new();
+        let mut reader = DatagramReader::new(serial, &clock, peer.addr);
+        for chunk in &noise {
+            esp.step();
+            if let Some(chunk) = chunk {
+                esp.emit(chunk);
+            }
+            reader.round();
+            clock.advance(Duration::from_millis(37));
+        }
+        // The connection open when the noise stops may be the one.
+        let since = reader.received.len().saturating_sub(1);
+        let start = StdInstant::now();
+        for _ in 0..20_000 {
+            let whole = reader.received.iter().skip(since).any(|d| *d == datagrams);
+            if whole || start.elapsed() > PATIENCE {
+                break;
+            }
+            reader.round();
+            modem_round(&mut esp);
+            clock.advance(Duration::from_millis(37));
+        }
+        prop_assert!(
+            reader.received.iter().skip(since).any(|d| *d == datagrams),
+            "no connection got all datagrams after the noise: {:?}, modem saw {:?}",
+            reader.received,
+            esp.commands
+        );
     }
 }

@@ -1,14 +1,15 @@
 //! A fake ESP8285 with Espressif's AT firmware, for the AT stack's tests: an
 //! in-memory serial line, a modem that answers the commands the way the firmware
-//! does and bridges its one connection to a real loopback socket, faults on the
-//! line around and inside its `+IPD` frames, and std servers to talk to (an echo
-//! server, and a peer that sends given bytes).
+//! does and bridges its one connection (TCP or UDP) to a real loopback socket,
+//! faults on the line around and inside its `+IPD` frames, and std servers to
+//! talk to (TCP and UDP echo servers, and peers that send given bytes or
+//! datagrams).
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -189,14 +190,56 @@ enum Input {
     },
 }
 
-/// The modem: answers commands like the AT firmware, one TCP connection in
+/// The modem's one connection, bridged to a real socket.
+enum Conn {
+    Tcp(TcpStream),
+    /// Connected to the remote of CIPSTART; each datagram is one `+IPD` frame.
+    Udp(UdpSocket),
+}
+
+impl Conn {
+    fn kind(&self) -> &'static str {
+        match self {
+            Conn::Tcp(_) => "TCP",
+            Conn::Udp(_) => "UDP",
+        }
+    }
+
+    fn addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        match self {
+            Conn::Tcp(c) => c.peer_addr().ok().zip(c.local_addr().ok()),
+            Conn::Udp(c) => c.peer_addr().ok().zip(c.local_addr().ok()),
+        }
+    }
+
+    /// Waits up to `limit` for something to read.
+    fn wait(&mut self, limit: Duration) {
+        let mut buf = [0u8; 1];
+        match self {
+            Conn::Tcp(c) => {
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(limit)).unwrap();
+                let _ = c.peek(&mut buf);
+                c.set_nonblocking(true).unwrap();
+            }
+            Conn::Udp(c) => {
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(limit)).unwrap();
+                let _ = c.peek(&mut buf);
+                c.set_nonblocking(true).unwrap();
+            }
+        }
+    }
+}
+
+/// The modem: answers commands like the AT firmware, one TCP or UDP connection in
 /// single-connection mode bridged to a real socket, `+IPD,<n>:` active receive.
 pub struct FakeEsp {
     wire: SharedWire,
     echo: bool,
     joined: bool,
     input: Input,
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     /// Every command line received, in order.
     pub commands: Vec<String>,
     /// Answer ERROR to this many coming CIPSTARTs, as if the server were down.
@@ -218,6 +261,10 @@ pub struct FakeEsp {
     pub bytes_bridged: usize,
     /// What each connection's peer sent, in order (what the modem received for it).
     pub connects: Vec<Vec<u8>>,
+    /// The datagrams each UDP connection's peer sent, in order.
+    pub datagrams: Vec<Vec<Vec<u8>>>,
+    /// The datagrams the modem sent for the board, in order.
+    pub sent_datagrams: Vec<Vec<u8>>,
 }
 
 impl FakeEsp {
@@ -242,6 +289,8 @@ impl FakeEsp {
             sends: 0,
             bytes_bridged: 0,
             connects: Vec::new(),
+            datagrams: Vec::new(),
+            sent_datagrams: Vec::new(),
         };
         (esp, Serial(wire))
     }
@@ -301,11 +350,7 @@ impl FakeEsp {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let mut buf = [0u8; 1];
-        conn.set_nonblocking(false).unwrap();
-        conn.set_read_timeout(Some(limit)).unwrap();
-        let _ = conn.peek(&mut buf);
-        conn.set_nonblocking(true).unwrap();
+        conn.wait(limit);
         self.pump_socket();
     }
 
@@ -363,10 +408,10 @@ impl FakeEsp {
         match self
             .conn
             .as_ref()
-            .and_then(|c| c.peer_addr().ok().zip(c.local_addr().ok()))
+            .and_then(|c| Some((c.kind(), c.addrs()?)))
         {
-            Some((peer, local)) => self.answer(&format!(
-                "STATUS:3\r\n+CIPSTATUS:0,\"TCP\",\"{}\",{},{},0\r\n\r\nOK\r\n",
+            Some((kind, (peer, local))) => self.answer(&format!(
+                "STATUS:3\r\n+CIPSTATUS:0,\"{kind}\",\"{}\",{},{},0\r\n\r\nOK\r\n",
                 peer.ip(),
                 peer.port(),
                 local.port()
@@ -390,12 +435,15 @@ impl FakeEsp {
         if self.conn.is_some() {
             return self.answer("ALREADY CONNECTED\r\n\r\nERROR\r\n");
         }
-        let Some(addr) = parse_start(args) else {
+        let Some((udp, addr)) = parse_start(args) else {
             return self.answer("\r\nERROR\r\n");
         };
         if !self.joined || self.refuse_starts > 0 {
             self.refuse_starts = self.refuse_starts.saturating_sub(1);
             return self.answer("\r\nERROR\r\nCLOSED\r\n");
+        }
+        if udp {
+            return self.start_udp(addr);
         }
         match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
             Ok(stream) => {
@@ -403,11 +451,23 @@ impl FakeEsp {
                 stream.set_nodelay(true).unwrap();
                 self.connects.push(Vec::new());
                 self.faulted = false;
-                self.conn = Some(stream);
+                self.conn = Some(Conn::Tcp(stream));
                 self.answer("CONNECT\r\n\r\nOK\r\n");
             }
             Err(_) => self.answer("\r\nERROR\r\nCLOSED\r\n"),
         }
+    }
+
+    /// A UDP "connection": a local port, and the remote that sends go to.
+    fn start_udp(&mut self, addr: SocketAddr) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.connect(addr).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        self.connects.push(Vec::new());
+        self.datagrams.push(Vec::new());
+        self.faulted = false;
+        self.conn = Some(Conn::Udp(socket));
+        self.answer("CONNECT\r\n\r\nOK\r\n");
     }
 
     fn send(&mut self, args: &str) {
@@ -426,10 +486,14 @@ impl FakeEsp {
 
     fn forward(&mut self, data: &[u8]) {
         self.sends += 1;
-        let ok = self
-            .conn
-            .as_mut()
-            .is_some_and(|c| write_all_nonblocking(c, data));
+        let ok = match self.conn.as_mut() {
+            Some(Conn::Tcp(c)) => write_all_nonblocking(c, data),
+            Some(Conn::Udp(c)) => {
+                self.sent_datagrams.push(data.to_vec());
+                c.send(data).is_ok_and(|n| n == data.len())
+            }
+            None => false,
+        };
         if ok {
             self.bytes_bridged += data.len();
             self.answer(&format!("\r\nRecv {} bytes\r\n\r\nSEND OK\r\n", data.len()));
@@ -439,8 +503,10 @@ impl FakeEsp {
     }
 
     fn pump_socket(&mut self) {
-        let Some(conn) = self.conn.as_mut() else {
-            return;
+        let conn = match self.conn.as_mut() {
+            Some(Conn::Tcp(conn)) => conn,
+            Some(Conn::Udp(_)) => return self.pump_datagrams(),
+            None => return,
         };
         let mut buf = vec![0u8; self.max_ipd.max(1)];
         match conn.read(&mut buf) {
@@ -464,6 +530,29 @@ impl FakeEsp {
 }
 
 impl FakeEsp {
+    /// Each datagram that came is one frame, whatever its size. An ICMP error for
+    /// an earlier send is not the firmware's business.
+    fn pump_datagrams(&mut self) {
+        let Some(Conn::Udp(socket)) = self.conn.as_mut() else {
+            return;
+        };
+        let mut buf = vec![0u8; 65536];
+        let Ok(n) = socket.recv(&mut buf) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let datagram = &buf[..n];
+        if let Some(sent) = self.connects.last_mut() {
+            sent.extend_from_slice(datagram);
+        }
+        if let Some(sent) = self.datagrams.last_mut() {
+            sent.push(datagram.to_vec());
+        }
+        self.frame(datagram);
+    }
+
     /// Emits one `+IPD` frame the way the firmware does (nothing after the
     /// payload), with the faults drawn for it.
     fn frame(&mut self, payload: &[u8]) {
@@ -528,15 +617,21 @@ impl Wire {
     }
 }
 
-/// `"TCP","a.b.c.d",port` to the address.
-fn parse_start(args: &str) -> Option<SocketAddr> {
+/// `"TCP","a.b.c.d",port` or `"UDP","a.b.c.d",port` to whether it is UDP, and
+/// the address.
+fn parse_start(args: &str) -> Option<(bool, SocketAddr)> {
     let mut parts = args.split(',');
-    if parts.next()? != "\"TCP\"" {
-        return None;
-    }
+    let udp = match parts.next()? {
+        "\"TCP\"" => false,
+        "\"UDP\"" => true,
+        _ => return None,
+    };
     let ip = parts.next()?.strip_prefix('"')?.strip_suffix('"')?;
     let port = parts.next()?;
-    format!("{ip}:{port}").parse().ok()
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((udp, format!("{ip}:{port}").parse().ok()?))
 }
 
 /// A short write to a loopback socket: its buffer is far larger than a test sends.
@@ -672,4 +767,104 @@ pub fn closed_port() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     addr
+}
+
+/// A std UDP echo server on 127.0.0.1: every datagram goes back to its sender.
+pub struct UdpEchoServer {
+    pub addr: SocketAddr,
+    echoed: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UdpEchoServer {
+    pub fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let echoed = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, halt) = (Arc::clone(&echoed), Arc::clone(&stop));
+        let thread = thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while !halt.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    if socket.send_to(&buf[..n], from).is_ok() {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        Self {
+            addr,
+            echoed,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn echoed(&self) -> usize {
+        self.echoed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for UdpEchoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A UDP peer on 127.0.0.1 that answers the first datagram from each sender with
+/// `datagrams`, in order.
+pub struct UdpPeer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UdpPeer {
+    pub fn start(datagrams: Vec<Vec<u8>>) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let halt = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut senders = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !halt.load(Ordering::Relaxed) {
+                let Ok((_, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                if senders.contains(&from) {
+                    continue;
+                }
+                senders.push(from);
+                for datagram in &datagrams {
+                    let _ = socket.send_to(datagram, from);
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for UdpPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

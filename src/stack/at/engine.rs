@@ -7,7 +7,9 @@ use embedded_io::{Read, ReadReady, Write, WriteReady};
 
 use super::error::AtError;
 use super::parser::{Event, Reply};
-use super::stack::{AtStack, Cmd, Link, Pending, Phase, Staging, Step, RX_BUFFER};
+use super::stack::{
+    AtStack, Cmd, Link, Pending, Phase, Staging, Step, Transport, RX_BUFFER, RX_DATAGRAMS,
+};
 use crate::log::trace_event;
 use crate::time::{Clock, Duration, Instant};
 
@@ -80,10 +82,21 @@ where
             return READ_CHUNK;
         }
         let room = RX_BUFFER.saturating_sub(self.rx.len());
-        if self.parser.payload_left() > 0 {
+        let bytes = if self.parser.payload_left() > 0 {
             room
         } else {
             room.max(1)
+        };
+        bytes.min(self.datagram_slots())
+    }
+
+    /// Frames that may end before a UDP socket has no room for their lengths. A
+    /// byte ends at most one frame, so reads of no more bytes than this never
+    /// find a datagram without a slot.
+    fn datagram_slots(&self) -> usize {
+        match self.transport {
+            Transport::Tcp => usize::MAX,
+            Transport::Udp => RX_DATAGRAMS.saturating_sub(self.datagrams.len()),
         }
     }
 
@@ -103,6 +116,7 @@ where
             Event::Data(data) => self.stage(data),
             Event::FrameEnd => {
                 self.staging.open = false;
+                self.datagram_end();
                 self.staging.framed = self.staging.staged;
                 self.release_frames();
             }
@@ -134,6 +148,25 @@ where
         }
     }
 
+    /// A UDP socket's frame is one datagram: its length goes beside its bytes, so
+    /// that `receive` gives it whole and alone.
+    fn datagram_end(&mut self) {
+        let len = self.staging.staged.saturating_sub(self.staging.framed);
+        if self.transport != Transport::Udp || len == 0 {
+            return;
+        }
+        // `read_limit` leaves a slot for every frame that may end, and a frame is at
+        // most RX_BUFFER bytes, which a u16 holds.
+        let kept = u16::try_from(len)
+            .ok()
+            .is_some_and(|len| self.datagrams.push_back(len).is_ok());
+        if kept {
+            self.staging.datagrams += 1;
+        } else {
+            self.framing_error();
+        }
+    }
+
     /// Hands the confirmed frames to `receive` once nothing they wait for is left.
     fn release_frames(&mut self) {
         let waiting = self
@@ -151,7 +184,19 @@ where
         self.ready += self.staging.framed;
         self.staging.staged -= self.staging.framed;
         self.staging.framed = 0;
+        self.staging.datagrams = 0;
         self.staging.awaits = None;
+    }
+
+    /// Drops the frames held back: their bytes at the back of `rx`, and the
+    /// lengths of those that are datagrams.
+    fn drop_held(&mut self) {
+        for _ in 0..self.staging.staged {
+            self.rx.pop_back();
+        }
+        for _ in 0..self.staging.datagrams {
+            self.datagrams.pop_back();
+        }
     }
 
     /// Whether frames of the socket's are being read or held.
@@ -177,9 +222,7 @@ where
             self.staging.staged
         );
         self.resyncing = true;
-        for _ in 0..self.staging.staged {
-            self.rx.pop_back();
-        }
+        self.drop_held();
         self.staging = Staging {
             open: self.staging.open,
             ..Staging::default()
@@ -384,6 +427,13 @@ where
                     ..pending
                 });
             }
+            // After its prompt the modem reads exactly the bytes announced and prints
+            // nothing before it has them all: a reply until then is not its own, and
+            // the bytes must still go out, or it would take the next command for them.
+            _ if prompted && !self.data_written() => {
+                self.pending = Some(pending);
+                self.doubt();
+            }
             Reply::SendOk if prompted => self.sent(),
             // Not run: the bytes are still in `tx`, and CIPSEND goes out again.
             Reply::Busy if !prompted => self.hold(now, BUSY_WAIT),
@@ -560,9 +610,13 @@ where
             Cmd::Start => match &mut self.link {
                 Link::Connecting { remote, sent, .. } => {
                     *sent = true;
+                    let transport = match self.transport {
+                        Transport::Tcp => "TCP",
+                        Transport::Udp => "UDP",
+                    };
                     write!(
                         out,
-                        "AT+CIPSTART=\"TCP\",\"{}\",{}",
+                        "AT+CIPSTART=\"{transport}\",\"{}\",{}",
                         remote.ip(),
                         remote.port()
                     )
@@ -645,6 +699,11 @@ where
         self.hold_until = now + wait;
     }
 
+    /// Whether the port has taken every byte of the prompted send.
+    fn data_written(&self) -> bool {
+        self.data_pos.is_some_and(|pos| pos >= self.tx.len())
+    }
+
     /// The send in flight is over, whichever way.
     fn sent(&mut self) {
         self.tx.clear();
@@ -671,9 +730,7 @@ where
     /// forgot the command it was running.
     fn restart(&mut self, now: Instant) {
         // Held frames wait for answers the modem forgot.
-        for _ in 0..self.staging.staged {
-            self.rx.pop_back();
-        }
+        self.drop_held();
         self.staging = Staging::default();
         self.pending = None;
         self.out.clear();

@@ -42,6 +42,10 @@ pub enum AtError {
     /// The remote address is not IPv4 (the AT firmware's single connection is
     /// IPv4 only here).
     Unaddressable,
+    /// A datagram to send is empty or longer than [`SEND_CHUNK`](super::SEND_CHUNK):
+    /// one `AT+CIPSEND` is one datagram, so a longer one cannot be split, and the
+    /// firmware sends no empty one. Nothing was sent; the socket goes on.
+    DatagramSize,
 }
 
 impl TcpError for AtError {
@@ -67,6 +71,7 @@ impl fmt::Display for AtError {
             AtError::Framing => "modem output garbled, connection dropped",
             AtError::InvalidState => "socket in the wrong state",
             AtError::Unaddressable => "address not usable",
+            AtError::DatagramSize => "datagram empty or too long to send",
         })
     }
 }
@@ -92,6 +97,7 @@ mod tests {
             AtError::Framing,
             AtError::InvalidState,
             AtError::Unaddressable,
+            AtError::DatagramSize,
         ] {
             assert_eq!(e.kind(), TcpErrorKind::Other, "{e:?}");
         }

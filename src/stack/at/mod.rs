@@ -1,5 +1,6 @@
-//! [`AtStack`]: embedded-nal's `TcpClientStack` over an ESP8266/ESP8285 running
-//! Espressif's AT firmware on a serial line (feature `at`), polled, never blocking.
+//! [`AtStack`]: embedded-nal's `TcpClientStack` and `UdpClientStack` over an
+//! ESP8266/ESP8285 running Espressif's AT firmware on a serial line (feature `at`),
+//! polled, never blocking.
 //!
 //! Why not esp-at-nal: esp-at-nal 0.5 (on atat 0.24) waits inside each call for the
 //! modem's answer (up to 20 s to join the network, 5 s for every `CIPSTART`), needs
@@ -45,7 +46,8 @@
 //!
 //! # The socket
 //!
-//! One socket at a time ([`AtError::NoSocket`] for a second), IPv4 only.
+//! One socket at a time, TCP or UDP ([`AtError::NoSocket`] for a second of either
+//! kind), IPv4 only. This section is about TCP; [UDP](#udp) differs where it says.
 //!
 //! * `connect` answers [`NotJoined`](AtError::NotJoined) (or
 //!   [`WifiFailed`](AtError::WifiFailed)) until the network is joined; then sends
@@ -120,8 +122,9 @@
 //!   prints or a whole valid `+IPD` header, or one of the lines it prints without a
 //!   line break first;
 //! * the command that was in flight when the frame began has got its answer after
-//!   it (a too-long length would swallow that answer); if the frame fills the
-//!   buffer while that answer is behind it, it goes without this check;
+//!   it (a too-long length would swallow that answer); if the frames fill the
+//!   buffer (or a UDP socket's [`RX_DATAGRAMS`]) while that answer is behind them,
+//!   they go without this check;
 //! * if nothing else follows the frame, the stack asks `AT+CIPSTATUS`: its answer
 //!   confirms the frame, and its `STATUS:3` that the connection is still open (a
 //!   `CLOSED` read as payload would leave it open here only).
@@ -133,8 +136,11 @@
 //! is out of bounds, a payload not followed by what the firmware sends, a line the
 //! firmware does not print (noise, a payload whose header was lost), a line too
 //! long to be one, a read error of the port (an overrun lost bytes), a `>` that
-//! does not follow the `OK` to a CIPSEND, and an `OK`, `SEND OK`, `CONNECT` or
-//! `ALREADY CONNECTED` that answers no command in flight.
+//! does not follow the `OK` to a CIPSEND, a reply that comes after the prompt but
+//! before the port took all of the CIPSEND's data (the modem prints nothing until
+//! it has them, and the data still goes out: it would take the next command for
+//! them), and an `OK`, `SEND OK`, `CONNECT` or `ALREADY CONNECTED` that answers no
+//! command in flight.
 //!
 //! After a doubt the rest of that frame is read as lines. Until `AT+CIPSTATUS`
 //! (sent once the application closed the socket, after `AT+CIPCLOSE`) says that
@@ -149,6 +155,62 @@
 //! such as a length six too long followed by a stray `\r\nOK\r\n` that it swallows.
 //! Bytes lost without the port noticing are such faults too. Line noise that the
 //! UART reports (framing errors) and overruns are caught.
+//!
+//! # UDP
+//!
+//! [`AtUdpSocket`] (embedded-nal's `UdpClientStack`) is the same single link
+//! (`AT+CIPMUX=0`) as a UDP one: a UDP and a TCP socket are never open together,
+//! the second gets [`AtError::NoSocket`]. It works as the TCP socket does, except:
+//!
+//! * `connect` answers [`NotJoined`](AtError::NotJoined),
+//!   [`WifiFailed`](AtError::WifiFailed) and [`Unaddressable`](AtError::Unaddressable)
+//!   at once; otherwise it records the remote and returns `Ok`, since embedded-nal's
+//!   UDP `connect` cannot report `WouldBlock`. The stack then sends
+//!   `AT+CIPSTART="UDP","a.b.c.d",port` (once the previous socket's link is closed,
+//!   if that is still going on; the firmware picks the local port) and takes its
+//!   `CONNECT` and `OK` as for TCP. Until the link is up, `send` reports
+//!   `WouldBlock` and the datagram stays with the caller. A CIPSTART that fails
+//!   (`ERROR`, `ALREADY CONNECTED`, no answer...) is reported by the next `send` or
+//!   `receive`.
+//! * `send` sends one datagram per `AT+CIPSEND=<n>`, whole: an empty one or one
+//!   longer than [`SEND_CHUNK`] is refused with [`DatagramSize`](AtError::DatagramSize)
+//!   (the firmware sends each CIPSEND as one datagram, so a longer one is never
+//!   split in two). A datagram taken is reported sent and the send is in flight as
+//!   for TCP: further sends report `WouldBlock` until `SEND OK`, and a send the
+//!   modem fails is reported by the next call and ends the link.
+//! * `receive` gives one datagram per call, with the remote of `connect` as its
+//!   sender. Each `+IPD` frame of a UDP link is one datagram: the stack keeps the
+//!   length of each beside its bytes, for up to [`RX_DATAGRAMS`] datagrams unread
+//!   or held for confirmation (while that many wait, it stops reading the serial
+//!   line, as when [`RX_BUFFER`] is full). A datagram longer than the caller's
+//!   buffer fills it and the rest of it is dropped: callers that must know pass a
+//!   buffer one byte longer than the largest datagram they accept. The sender is
+//!   not checked: the single-connection `+IPD` header does not name it, and the
+//!   firmware's UDP link takes the datagrams sent to its local port by anyone.
+//! * The [framing](#framing) contract holds for datagrams: one is delivered only
+//!   once its frame is confirmed, and then whole, as exactly one frame's payload
+//!   (a doubt never cuts, merges or shortens the datagrams delivered). A doubt
+//!   ends the link with [`Framing`](AtError::Framing), and for UDP that means
+//!   losing datagrams: those held for confirmation are dropped (the ones already
+//!   confirmed are still delivered first), and so is whatever comes until the
+//!   socket is closed and a new one connected. A datagram too long to be held
+//!   (over [`RX_BUFFER`] bytes) counts as a bad header, as would an empty one
+//!   reported as `+IPD,0:`.
+//! * An error ends the link and is reported by every later call, as for TCP; after
+//!   `CLOSED` (the modem dropped the link) `receive` gives the datagrams already
+//!   confirmed and then [`Closed`](AtError::Closed), as UDP has no end of stream.
+//!   So unlike a host's UDP socket, where an error concerns one datagram, this
+//!   socket must be closed after an error and a new one connected. A
+//!   [`UdpPeriodicClient`](crate::UdpPeriodicClient) does not do that: it counts
+//!   errors and keeps its socket, so over this stack it stops echoing once the
+//!   link ends (a framing doubt, the modem restarting or losing the network).
+//!
+//! Not `UdpFullStack`: a bound socket would need the firmware's UDP link with a
+//! remote that follows each sender (`AT+CIPSTART="UDP","0.0.0.0",0,<local
+//! port>,2`), every datagram's sender parsed from `+IPD,<len>,"<ip>",<port>:`
+//! headers (`AT+CIPDINFO=1`, which old ESP8285 images lack) and kept beside its
+//! length, and `send_to` through `AT+CIPSEND=<n>,"<ip>",<port>`; with one link, it
+//! would also rule out any TCP socket meanwhile.
 //!
 //! [`poll`]: AtStack::poll
 //!
@@ -195,10 +257,11 @@ mod parser;
 mod stack;
 #[cfg(test)]
 mod tests;
+mod udp;
 
 pub use config::{AtConfig, PASSWORD_CAP, SSID_CAP};
 /// The embedded-io whose traits the serial port implements (re-exported so that a
 /// port need not name the same version itself).
 pub use embedded_io;
 pub use error::AtError;
-pub use stack::{AtSocket, AtStack, WifiState, RX_BUFFER, SEND_CHUNK};
+pub use stack::{AtSocket, AtStack, AtUdpSocket, WifiState, RX_BUFFER, RX_DATAGRAMS, SEND_CHUNK};

@@ -1,4 +1,5 @@
-//! The embedded-nal traits on [`AtStack`].
+//! embedded-nal's `TcpClientStack` on [`AtStack`], and what its UDP side shares
+//! with it: the one socket, its checks and its close.
 
 use core::net::SocketAddr;
 
@@ -6,7 +7,9 @@ use embedded_io::{Read, ReadReady, Write, WriteReady};
 use embedded_nal::{nb, TcpClientStack};
 
 use super::error::AtError;
-use super::stack::{AtSocket, AtStack, Cmd, Link, Pending, Staging, WifiState, SEND_CHUNK};
+use super::stack::{
+    AtSocket, AtStack, Cmd, Link, Pending, Staging, Transport, WifiState, SEND_CHUNK,
+};
 use crate::log::fail;
 use crate::time::Clock;
 
@@ -15,14 +18,15 @@ where
     S: Read + Write + ReadReady + WriteReady,
     C: Clock,
 {
-    fn check(&self, socket: &AtSocket) -> Result<(), AtError> {
+    /// Whether socket `id` of that transport is the one in use.
+    pub(super) fn check(&self, id: u32, transport: Transport) -> Result<(), AtError> {
         match self.socket {
-            Some(id) if id == socket.id => Ok(()),
+            Some(ours) if ours == id && self.transport == transport => Ok(()),
             _ => Err(AtError::InvalidState),
         }
     }
 
-    fn joined(&self) -> Result<(), AtError> {
+    pub(super) fn joined(&self) -> Result<(), AtError> {
         match self.wifi_state() {
             WifiState::Connected(_) => Ok(()),
             WifiState::Failed => Err(AtError::WifiFailed),
@@ -39,6 +43,49 @@ where
             })
         )
     }
+
+    /// Hands out the one socket, TCP or UDP; the id tells it from earlier ones.
+    pub(super) fn open_socket(&mut self, transport: Transport) -> Result<u32, AtError> {
+        self.poll();
+        if self.socket.is_some() {
+            return Err(AtError::NoSocket);
+        }
+        self.sockets_made = self.sockets_made.wrapping_add(1);
+        self.socket = Some(self.sockets_made);
+        self.transport = transport;
+        Ok(self.sockets_made)
+    }
+
+    /// Frees the socket: its unread and unsent data are dropped, and the modem's
+    /// link, if it may hold one, is closed.
+    pub(super) fn close_socket(&mut self, id: u32, transport: Transport) -> Result<(), AtError> {
+        self.poll();
+        self.check(id, transport)?;
+        self.socket = None;
+        self.rx.clear();
+        self.ready = 0;
+        self.datagrams.clear();
+        // The parser may be inside a frame; the rest of it is dropped.
+        self.staging = Staging {
+            open: self.staging.open,
+            ..Staging::default()
+        };
+        // The bytes of a CIPSEND already sent must still follow its prompt.
+        if !self.send_in_flight() {
+            self.tx.clear();
+        }
+        self.link = match self.link {
+            Link::Idle | Link::Connecting { sent: false, .. } | Link::Ended { open: false, .. } => {
+                Link::Idle
+            }
+            Link::Connecting { sent: true, .. }
+            | Link::Connected { .. }
+            | Link::Ended { open: true, .. }
+            | Link::Closing => Link::Closing,
+        };
+        self.poll();
+        Ok(())
+    }
 }
 
 impl<S, C> TcpClientStack for AtStack<S, C>
@@ -50,20 +97,12 @@ where
     type Error = AtError;
 
     fn socket(&mut self) -> Result<AtSocket, AtError> {
-        self.poll();
-        if self.socket.is_some() {
-            return Err(AtError::NoSocket);
-        }
-        self.sockets_made = self.sockets_made.wrapping_add(1);
-        self.socket = Some(self.sockets_made);
-        Ok(AtSocket {
-            id: self.sockets_made,
-        })
+        self.open_socket(Transport::Tcp).map(|id| AtSocket { id })
     }
 
     fn connect(&mut self, socket: &mut AtSocket, remote: SocketAddr) -> nb::Result<(), AtError> {
         self.poll();
-        self.check(socket)?;
+        self.check(socket.id, Transport::Tcp)?;
         let SocketAddr::V4(remote) = remote else {
             return fail(AtError::Unaddressable);
         };
@@ -90,7 +129,7 @@ where
 
     fn send(&mut self, socket: &mut AtSocket, buffer: &[u8]) -> nb::Result<usize, AtError> {
         self.poll();
-        self.check(socket)?;
+        self.check(socket.id, Transport::Tcp)?;
         match self.link {
             Link::Connected { .. } if buffer.is_empty() => Ok(0),
             Link::Connected { .. } if !self.tx.is_empty() => Err(nb::Error::WouldBlock),
@@ -111,7 +150,7 @@ where
 
     fn receive(&mut self, socket: &mut AtSocket, buffer: &mut [u8]) -> nb::Result<usize, AtError> {
         self.poll();
-        self.check(socket)?;
+        self.check(socket.id, Transport::Tcp)?;
         if self.ready > 0 && !buffer.is_empty() {
             let mut n = 0;
             for slot in buffer.iter_mut().take(self.ready) {
@@ -138,30 +177,6 @@ where
     }
 
     fn close(&mut self, socket: AtSocket) -> Result<(), AtError> {
-        self.poll();
-        self.check(&socket)?;
-        self.socket = None;
-        self.rx.clear();
-        self.ready = 0;
-        // The parser may be inside a frame; the rest of it is dropped.
-        self.staging = Staging {
-            open: self.staging.open,
-            ..Staging::default()
-        };
-        // The bytes of a CIPSEND already sent must still follow its prompt.
-        if !self.send_in_flight() {
-            self.tx.clear();
-        }
-        self.link = match self.link {
-            Link::Idle | Link::Connecting { sent: false, .. } | Link::Ended { open: false, .. } => {
-                Link::Idle
-            }
-            Link::Connecting { sent: true, .. }
-            | Link::Connected { .. }
-            | Link::Ended { open: true, .. }
-            | Link::Closing => Link::Closing,
-        };
-        self.poll();
-        Ok(())
+        self.close_socket(socket.id, Transport::Tcp)
     }
 }

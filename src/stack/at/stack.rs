@@ -13,8 +13,15 @@ use crate::time::{Clock, Instant};
 /// whole until confirmed). Room for a full TCP segment (1460 bytes) behind some
 /// unread data.
 pub const RX_BUFFER: usize = 2048;
-/// Most bytes one `send` takes (one `AT+CIPSEND`).
+/// Most bytes one `send` takes (one `AT+CIPSEND`); also the largest datagram a UDP
+/// socket sends.
 pub const SEND_CHUNK: usize = 256;
+/// Most datagrams a UDP socket holds, unread or waiting for their confirmation
+/// (their bytes share [`RX_BUFFER`]); while that many wait, the stack stops
+/// reading the serial line.
+pub const RX_DATAGRAMS: usize = 64;
+// A datagram's length is kept in a u16.
+const _: () = assert!(RX_BUFFER <= u16::MAX as usize);
 /// Room for the longest command, `AT+CWJAP` with every SSID and password byte
 /// escaped.
 const OUT_CAP: usize = 256;
@@ -51,14 +58,31 @@ impl defmt::Format for WifiState {
     }
 }
 
-/// The socket of an [`AtStack`]: the modem's single connection.
+/// The TCP socket of an [`AtStack`]: the modem's single connection.
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AtSocket {
     pub(super) id: u32,
 }
 
-/// A TCP client stack over an AT modem; see the [module](crate::stack::at) documentation.
+/// The UDP socket of an [`AtStack`]: the modem's single connection, as a UDP link
+/// (see "UDP" in the [module](crate::stack::at) documentation).
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AtUdpSocket {
+    pub(super) id: u32,
+}
+
+/// What the socket handed out carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transport {
+    Tcp,
+    /// Each `+IPD` frame is a datagram, delivered whole.
+    Udp,
+}
+
+/// A TCP and UDP client stack over an AT modem; see the [module](crate::stack::at)
+/// documentation.
 ///
 /// `S` is the serial port to the modem, `C` the clock that times the modem's
 /// answers.
@@ -76,14 +100,21 @@ pub struct AtStack<S, C> {
     pub(super) out: Vec<u8, OUT_CAP>,
     pub(super) out_pos: usize,
     pub(super) link: Link,
-    /// The socket handed out, if any.
+    /// The socket handed out, if any, and what it carries (the last one's while
+    /// none is out).
     pub(super) socket: Option<u32>,
+    pub(super) transport: Transport,
     pub(super) sockets_made: u32,
     /// Received payload: the first `ready` bytes for `receive`, then the
     /// `staging.staged` bytes of frames not confirmed yet.
     pub(super) rx: Deque<u8, RX_BUFFER>,
     pub(super) ready: usize,
     pub(super) staging: Staging,
+    /// A UDP socket's datagram boundaries: the length of each whole frame in `rx`,
+    /// in order, those of `ready` first and then the `staging.datagrams` held ones.
+    pub(super) datagrams: Deque<u16, RX_DATAGRAMS>,
+    /// The remote of the UDP socket's link, reported as every datagram's sender.
+    pub(super) peer: SocketAddrV4,
     /// Bytes `send` took and the modem has not confirmed (`SEND OK`) yet.
     pub(super) tx: Vec<u8, SEND_CHUNK>,
     /// How much of `tx` has gone to the port since the prompt.
@@ -97,7 +128,9 @@ pub struct AtStack<S, C> {
     /// lines, so news of the network is ignored and no connection is started until
     /// `AT+CIPSTATUS` says that the modem holds none.
     pub(super) resyncing: bool,
-    /// `AT+CIPSTATUS` said the modem holds a connection that no socket has.
+    /// The modem holds a connection that no socket has: `AT+CIPSTATUS` said so, or
+    /// a UDP socket connected while the previous socket's was being closed. It is
+    /// closed before anything else.
     pub(super) stray_link: bool,
     /// Commands issued so far, to tell one from the next.
     pub(super) commands_issued: u32,
@@ -114,6 +147,9 @@ pub(super) struct Staging {
     pub(super) staged: usize,
     /// Of those, the bytes of frames already confirmed, waiting for `awaits`.
     pub(super) framed: usize,
+    /// How many frames `framed` is, for a UDP socket (their lengths are at the back
+    /// of `datagrams`); 0 for TCP.
+    pub(super) datagrams: usize,
     /// The command that was in flight when the held frames began: its answer must
     /// still come after them, or it was read as payload.
     pub(super) awaits: Option<u32>,
@@ -246,10 +282,13 @@ where
             out_pos: 0,
             link: Link::Idle,
             socket: None,
+            transport: Transport::Tcp,
             sockets_made: 0,
             rx: Deque::new(),
             ready: 0,
             staging: Staging::default(),
+            datagrams: Deque::new(),
+            peer: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             tx: Vec::new(),
             data_pos: None,
             ip: Ipv4Addr::UNSPECIFIED,

@@ -15,6 +15,8 @@ use embedded_nal::{nb, TcpClientStack};
 use super::*;
 use crate::time::{Clock, Duration, Instant};
 
+mod udp;
+
 const SETUP: &[(&str, &str)] = &[
     ("AT\r\n", "AT\r\r\n\r\nOK\r\n"),
     ("ATE0\r\n", "ATE0\r\r\n\r\nOK\r\n"),
@@ -476,6 +478,34 @@ fn a_stray_prompt_sends_no_data_and_ends_the_connection() {
     stack.poll();
     assert_eq!(bench.said(), "secret");
     assert_eq!(stack.framing_errors(), 1);
+}
+
+#[test]
+fn a_reply_before_the_data_is_out_is_not_the_modem_s() {
+    for early in ["SEND OK\r\n", "\r\nERROR\r\n", "SEND FAIL\r\n"] {
+        let bench = Bench::default();
+        let (mut stack, mut socket) = bench.connected();
+        assert_eq!(stack.send(&mut socket, b"hello"), Ok(5));
+        assert_eq!(bench.said(), "AT+CIPSEND=5\r\n");
+        // Read together with the prompt, before the data could go out.
+        bench.answer(&std::format!("\r\nOK\r\n> {early}"));
+        bench.polls(&mut stack);
+        assert_eq!(bench.said(), "hello", "{early:?}: the modem waits for them");
+        assert_eq!(
+            other(stack.send(&mut socket, b"x")),
+            AtError::Framing,
+            "{early:?}"
+        );
+        stack.close(socket).unwrap();
+        assert_eq!(
+            bench.said(),
+            "",
+            "{early:?}: the send is still answered first"
+        );
+        bench.answer("\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n");
+        bench.polls(&mut stack);
+        assert_eq!(bench.said(), "AT+CIPCLOSE\r\n", "{early:?}");
+    }
 }
 
 #[test]
