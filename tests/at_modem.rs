@@ -903,3 +903,36 @@ proptest! {
         );
     }
 }
+
+/// The modem drops the UDP link (the network went away): the stack answers every
+/// call with the error until the socket is closed, so the client closes it after
+/// three errors in a row, connects a new one after its backoff, and echoes again.
+#[test]
+fn the_udp_client_connects_a_new_link_after_the_modem_drops_one() {
+    let (mut esp, serial) = FakeEsp::new();
+    let server = UdpEchoServer::start();
+    let mut client = udp_client(serial, server.addr);
+    let mut errors = Vec::new();
+    run_udp_until(&mut client, &mut esp, &mut errors, "six echoes", |c| {
+        c.stats().echoed >= 6
+    });
+    esp.drop_link();
+    let echoed = client.stats().echoed;
+    run_udp_until(
+        &mut client,
+        &mut esp,
+        &mut errors,
+        "six more echoes over a new link",
+        |c| c.stats().echoed >= echoed + 6,
+    );
+    let stats = *client.stats();
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    assert!(stats.failures >= 1 && stats.errors >= 3, "{stats:?}");
+    assert_eq!(stats.mismatches, 0);
+    let starts = esp
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("AT+CIPSTART=\"UDP\""))
+        .count();
+    assert_eq!(starts, 2, "{:?}", esp.commands);
+}

@@ -20,6 +20,12 @@ const IN_FLIGHT: usize = 8;
 /// Datagrams whose fate is known (echoed or lost) kept to tell a duplicate or a
 /// late echo from a wrong one.
 const SETTLED: usize = 8;
+/// Stack errors in a row (no send or receive going through between them) after
+/// which the socket itself is taken to be broken: closed, and opened again after
+/// the backoff wait. An error about one datagram (an ICMP error on a host) comes
+/// between successes; a stack whose link ended (the AT modem's) reports one on
+/// every call until the socket is closed.
+const ERRORS_IN_A_ROW: u8 = 3;
 /// Receives per poll; bounded so that a flood cannot hold `poll`.
 const RECEIVES_PER_POLL: usize = 4;
 /// The receive buffer: an echo this long or longer cannot be checked whole, so it
@@ -41,8 +47,11 @@ struct Settled {
     awaiting_late: bool,
 }
 
-struct Socketed<Socket> {
+struct Socketed<Socket, Error> {
     socket: Socket,
+    /// Stack errors since the last send or receive that went through, and the last.
+    errors_in_a_row: u8,
+    last_error: Option<Error>,
     schedule: Schedule,
     next_msg: usize,
     /// A message due whose send the stack has not taken yet.
@@ -53,9 +62,9 @@ struct Socketed<Socket> {
 
 // No heap to box the socket's state into, and there is one state per client.
 #[allow(clippy::large_enum_variant)]
-enum State<Socket> {
+enum State<Socket, Error> {
     Waiting { until: Instant },
-    Open(Socketed<Socket>),
+    Open(Socketed<Socket, Error>),
 }
 
 /// What became of one datagram received.
@@ -81,8 +90,12 @@ enum Echo {
 /// [`duplicate`](ClientStats::duplicates); an echo that matches nothing sent is a
 /// [`mismatch`](ClientStats::mismatches); an error the stack reports for a send or
 /// receive (an ICMP "port unreachable" while the server restarts) is counted in
-/// [`errors`](ClientStats::errors). Only a socket that cannot be made or connected
-/// is a failure, retried after the [`Backoff`](crate::client::Backoff) wait.
+/// [`errors`](ClientStats::errors). A failure, retried after the
+/// [`Backoff`](crate::client::Backoff) wait, is a socket that cannot be made or
+/// connected, or one the stack fails 3 calls in a row with nothing going through
+/// between them (a link that ended, as the AT modem's does: it answers every call
+/// with the error until the socket is closed); the client closes it and opens a
+/// new one.
 ///
 /// An echo is matched by its bytes to the newest datagram in flight with the same
 /// bytes: the tutorial's two messages alternate, so an echo cannot tell which of two
@@ -97,7 +110,7 @@ where
     stack: Stack,
     timer: Timer,
     config: ClientConfig,
-    state: State<Stack::UdpSocket>,
+    state: State<Stack::UdpSocket, Stack::Error>,
     stats: ClientStats,
     jitter: Jitter,
 }
@@ -140,7 +153,9 @@ where
     /// datagrams whose echo is overdue, send the message that is due.
     ///
     /// Returns whether anything happened. An `Err` reports that the socket could
-    /// not be made or connected; the client tries again after the backoff wait.
+    /// not be made or connected, or that the stack failed 3 calls in a row with
+    /// nothing going through between them (the socket is closed); the client tries
+    /// again after the backoff wait.
     pub fn poll(&mut self) -> Result<Progress, ClientError<Stack::Error>> {
         let now = self.timer.now();
         match mem::replace(&mut self.state, State::Waiting { until: now }) {
@@ -151,8 +166,15 @@ where
             State::Waiting { .. } => self.open(now).map(|()| Progress::Busy),
             State::Open(mut link) => {
                 let progress = self.exchange(&mut link, now);
-                self.state = State::Open(link);
-                Ok(Progress::from_flag(progress))
+                if link.errors_in_a_row < ERRORS_IN_A_ROW {
+                    self.state = State::Open(link);
+                    return Ok(Progress::from_flag(progress));
+                }
+                let _ = self.stack.close(link.socket);
+                match link.last_error {
+                    Some(e) => Err(self.fail(now, ClientError::Connection(e))),
+                    None => Ok(Progress::Busy),
+                }
             }
         }
     }
@@ -205,6 +227,8 @@ where
         self.stats.consecutive_failures = 0;
         let mut link = Socketed {
             socket,
+            errors_in_a_row: 0,
+            last_error: None,
             schedule: Schedule::starting(now),
             next_msg: 0,
             unsent: None,
@@ -216,20 +240,32 @@ where
         Ok(())
     }
 
-    fn exchange(&mut self, link: &mut Socketed<Stack::UdpSocket>, now: Instant) -> bool {
+    fn exchange(
+        &mut self,
+        link: &mut Socketed<Stack::UdpSocket, Stack::Error>,
+        now: Instant,
+    ) -> bool {
         let mut progress = self.take_echoes(link, now);
+        if link.errors_in_a_row >= ERRORS_IN_A_ROW {
+            return progress;
+        }
         self.expire(link, now);
         self.schedule(link, now);
         progress |= self.send(link, now);
         progress
     }
 
-    fn take_echoes(&mut self, link: &mut Socketed<Stack::UdpSocket>, now: Instant) -> bool {
+    fn take_echoes(
+        &mut self,
+        link: &mut Socketed<Stack::UdpSocket, Stack::Error>,
+        now: Instant,
+    ) -> bool {
         let mut buf = [0u8; ECHO_BUF];
         let mut progress = false;
         for _ in 0..RECEIVES_PER_POLL {
             match self.stack.receive(&mut link.socket, &mut buf) {
                 Ok((n, from)) => {
+                    link.errors_in_a_row = 0;
                     self.stats.bytes_received = self.stats.bytes_received.wrapping_add(n as u64);
                     let echo = buf.get(..n).filter(|_| n < ECHO_BUF);
                     let kind = match echo {
@@ -239,7 +275,12 @@ where
                     self.count(kind);
                 }
                 Err(nb::Error::WouldBlock) => break,
-                Err(nb::Error::Other(e)) => self.count_error(&e),
+                Err(nb::Error::Other(e)) => {
+                    self.count_error(link, e);
+                    if link.errors_in_a_row >= ERRORS_IN_A_ROW {
+                        return true;
+                    }
+                }
             }
             progress = true;
         }
@@ -250,7 +291,7 @@ where
     /// one whose fate is known.
     fn classify(
         &mut self,
-        link: &mut Socketed<Stack::UdpSocket>,
+        link: &mut Socketed<Stack::UdpSocket, Stack::Error>,
         echo: &[u8],
         now: Instant,
     ) -> Echo {
@@ -288,14 +329,19 @@ where
         *counter = counter.wrapping_add(1);
     }
 
-    fn count_error<E: fmt::Debug>(&mut self, error: &E) {
-        trace_event!(debug, "UDP call failed: {:?}", crate::log::Dbg(error));
-        let _ = error;
+    fn count_error(
+        &mut self,
+        link: &mut Socketed<Stack::UdpSocket, Stack::Error>,
+        error: Stack::Error,
+    ) {
+        trace_event!(debug, "UDP call failed: {:?}", crate::log::Dbg(&error));
         self.stats.errors = self.stats.errors.wrapping_add(1);
+        link.errors_in_a_row = link.errors_in_a_row.saturating_add(1);
+        link.last_error = Some(error);
     }
 
     /// Counts the datagrams whose echo is overdue as lost.
-    fn expire(&mut self, link: &mut Socketed<Stack::UdpSocket>, now: Instant) {
+    fn expire(&mut self, link: &mut Socketed<Stack::UdpSocket, Stack::Error>, now: Instant) {
         while let Some(i) = link
             .in_flight
             .iter()
@@ -310,7 +356,7 @@ where
     /// Makes the message of the latest due tick the one to send; a tick whose
     /// message cannot be sent (the last one still unsent, or too many in flight) is
     /// missed.
-    fn schedule(&mut self, link: &mut Socketed<Stack::UdpSocket>, now: Instant) {
+    fn schedule(&mut self, link: &mut Socketed<Stack::UdpSocket, Stack::Error>, now: Instant) {
         let count = self.config.messages.len();
         if count == 0 {
             return;
@@ -329,20 +375,21 @@ where
         link.next_msg = (link.next_msg + 1) % count;
     }
 
-    fn send(&mut self, link: &mut Socketed<Stack::UdpSocket>, now: Instant) -> bool {
+    fn send(&mut self, link: &mut Socketed<Stack::UdpSocket, Stack::Error>, now: Instant) -> bool {
         let Some(msg) = link.unsent else {
             return false;
         };
         let bytes = listed(self.config.messages, msg);
         match self.stack.send(&mut link.socket, bytes) {
             Ok(()) => {
+                link.errors_in_a_row = 0;
                 self.stats.sent = self.stats.sent.wrapping_add(1);
                 self.stats.bytes_sent = self.stats.bytes_sent.wrapping_add(bytes.len() as u64);
                 // Cannot fail: a message is made unsent only while there is room.
                 let _ = link.in_flight.push(Sent { msg, at: now });
             }
             Err(nb::Error::WouldBlock) => return false,
-            Err(nb::Error::Other(e)) => self.count_error(&e),
+            Err(nb::Error::Other(e)) => self.count_error(link, e),
         }
         link.unsent = None;
         true

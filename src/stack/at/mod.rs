@@ -201,9 +201,8 @@
 //!   confirmed and then [`Closed`](AtError::Closed), as UDP has no end of stream.
 //!   So unlike a host's UDP socket, where an error concerns one datagram, this
 //!   socket must be closed after an error and a new one connected. A
-//!   [`UdpPeriodicClient`](crate::UdpPeriodicClient) does not do that: it counts
-//!   errors and keeps its socket, so over this stack it stops echoing once the
-//!   link ends (a framing doubt, the modem restarting or losing the network).
+//!   [`UdpPeriodicClient`](crate::UdpPeriodicClient) does so after 3 errors in a
+//!   row with nothing going through between them, once its backoff has passed.
 //!
 //! Not `UdpFullStack`: a bound socket would need the firmware's UDP link with a
 //! remote that follows each sender (`AT+CIPSTART="UDP","0.0.0.0",0,<local
