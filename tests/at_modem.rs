@@ -927,7 +927,8 @@ fn the_udp_client_connects_a_new_link_after_the_modem_drops_one() {
     );
     let stats = *client.stats();
     assert_eq!(stats.connects, 2, "{stats:?}");
-    assert!(stats.failures >= 1 && stats.errors >= 3, "{stats:?}");
+    // Three errors closed the link (other failures: attempts before the join).
+    assert_eq!(stats.errors, 3, "{stats:?}");
     assert_eq!(stats.mismatches, 0);
     let starts = esp
         .commands
