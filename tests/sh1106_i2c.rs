@@ -1,6 +1,7 @@
 //! The SH1106 driver over a recording I2C bus: a message update sends few bytes, only
 //! after the echo has been handed to the stack, and what the bytes put into the
-//! panel's RAM (replayed on a simulated SH1106) is exactly what was drawn.
+//! panel's RAM (replayed on a simulated SH1106, and on a simulated SSD1306-type
+//! controller, which some modules sold as SH1106 carry) is exactly what was drawn.
 
 mod common;
 
@@ -13,19 +14,33 @@ use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::{MockNetwork, MockStack};
 use nal_echo::{EchoServer, Instant, ServerConfig};
 
-/// An SH1106 as far as the driver uses it: 132x64 RAM in 8 pages, page and column
+/// The controller behind the glass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Controller {
+    /// 132-column RAM, the glass at columns 2..=129, its own DC-DC converter.
+    Sh1106,
+    /// 128-column RAM, the glass at columns 0..=127, dark unless its charge pump is
+    /// switched on (`0x8D 0x14`).
+    Ssd1306,
+}
+
+/// A panel as far as the driver uses it: RAM in 8 pages, page and column
 /// addressing, and data bytes that auto-increment the column within the page.
-struct SimSh1106 {
+struct SimPanel {
+    controller: Controller,
+    charge_pump: bool,
     ram: [[u8; 132]; 8],
     page: usize,
     column: usize,
     on: bool,
 }
 
-impl SimSh1106 {
+impl SimPanel {
     /// A panel fresh from power-up: RAM holds noise and the display is off.
-    fn new() -> Self {
+    fn new(controller: Controller) -> Self {
         Self {
+            controller,
+            charge_pump: false,
             ram: [[0xA5; 132]; 8],
             page: 0,
             column: 0,
@@ -53,6 +68,14 @@ impl SimSh1106 {
                 0xB0..=0xB7 => self.page = usize::from(cmd & 0x07),
                 0xAE => self.on = false,
                 0xAF => self.on = true,
+                // Not an SH1106 command: ignored (the 0x14 after it is then a column
+                // address, which every data write sets again).
+                0x8D if self.controller == Controller::Sh1106 => {}
+                0x8D => {
+                    let (&arg, rest) = bytes.split_first().expect("the pump setting");
+                    self.charge_pump = arg == 0x14;
+                    bytes = rest;
+                }
                 // Two-byte commands: skip the argument.
                 0x81 | 0xA8 | 0xAD | 0xD3 | 0xD5 | 0xD9 | 0xDA | 0xDB => {
                     bytes = bytes.get(1..).expect("the command's argument");
@@ -64,24 +87,48 @@ impl SimSh1106 {
         }
     }
 
+    fn columns(&self) -> usize {
+        match self.controller {
+            Controller::Sh1106 => 132,
+            Controller::Ssd1306 => 128,
+        }
+    }
+
     fn data(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            assert!(self.column < 132, "data past the last RAM column");
+            // Past its last column an SSD1306 in page addressing wraps to the first
+            // (so the driver's clear of 132 columns is harmless); an SH1106 has 132.
+            if self.controller == Controller::Ssd1306 && self.column == self.columns() {
+                self.column = 0;
+            }
+            assert!(
+                self.column < self.columns(),
+                "data past the last RAM column"
+            );
             self.ram[self.page][self.column] = b;
             self.column += 1;
         }
     }
 
-    /// What a person sees at `(x, y)` of the 128 visible columns (RAM 2..=129).
+    /// What a person sees at `(x, y)` of the 128 visible columns (RAM 2..=129 of an
+    /// SH1106, 0..=127 of an SSD1306, which stays dark without its charge pump).
     fn visible(&self, x: usize, y: usize) -> bool {
-        self.on && self.ram[y / 8][x + 2] & (1 << (y % 8)) != 0
+        let (column, powered) = match self.controller {
+            Controller::Sh1106 => (x + 2, true),
+            Controller::Ssd1306 => (x, self.charge_pump),
+        };
+        self.on && powered && self.ram[y / 8][column] & (1 << (y % 8)) != 0
     }
 
     /// The columns nobody sees stay blank.
     fn hidden_columns_blank(&self) -> bool {
+        let hidden: &[usize] = match self.controller {
+            Controller::Sh1106 => &[0, 1, 130, 131],
+            Controller::Ssd1306 => &[],
+        };
         self.ram
             .iter()
-            .all(|page| [0, 1, 130, 131].iter().all(|&c| page[c] == 0))
+            .all(|page| hidden.iter().all(|&c| page[c] == 0))
     }
 }
 
@@ -89,8 +136,12 @@ type Server<'n> = EchoServer<MockStack<'n>, Sh1106<RecordingI2c<'n>>>;
 
 /// Replays everything sent so far and checks that the glass shows the driver's
 /// buffer and what a fresh screen with the same text draws.
-fn assert_panel_shows_the_screen(server: &mut Server<'_>, log: &RefCell<BusLog>) {
-    let mut panel = SimSh1106::new();
+fn assert_panel_shows_the_screen(
+    server: &mut Server<'_>,
+    log: &RefCell<BusLog>,
+    controller: Controller,
+) {
+    let mut panel = SimPanel::new(controller);
     panel.replay(&log.borrow().writes);
     assert!(panel.on, "the display is switched on");
     assert!(panel.hidden_columns_blank());
@@ -120,6 +171,17 @@ fn assert_panel_shows_the_screen(server: &mut Server<'_>, log: &RefCell<BusLog>)
 
 #[test]
 fn a_message_update_costs_few_i2c_bytes_follows_the_echo_and_shows_what_was_drawn() {
+    message_updates_on(Controller::Sh1106, 2);
+}
+
+/// A module sold as SH1106 with an SSD1306-type controller: the same driver with
+/// column offset 0 lights it (the charge pump command) and shows the screen.
+#[test]
+fn an_ssd1306_type_controller_lights_up_and_shows_the_screen_at_column_offset_0() {
+    message_updates_on(Controller::Ssd1306, 0);
+}
+
+fn message_updates_on(controller: Controller, column_offset: u8) {
     let net: MockNetwork = MockNetwork::new();
     let log = RefCell::new(BusLog::default());
     let mut display = Sh1106::new(
@@ -128,7 +190,8 @@ fn a_message_update_costs_few_i2c_bytes_follows_the_echo_and_shows_what_was_draw
             log: &log,
         },
         ADDRESS,
-    );
+    )
+    .with_column_offset(column_offset);
     display.init().unwrap();
     let init_bytes = log.borrow().bytes;
     log.borrow_mut().start_counting();
@@ -140,7 +203,7 @@ fn a_message_update_costs_few_i2c_bytes_follows_the_echo_and_shows_what_was_draw
     let mut peer = Peer::connect(&net, client_ip(1), server_addr(5001));
     server.poll(Instant::from_millis(1000)).unwrap();
     let first_frame = log.borrow().bytes;
-    assert_panel_shows_the_screen(&mut server, &log);
+    assert_panel_shows_the_screen(&mut server, &log, controller);
 
     let mut costs = Vec::new();
     for (k, msg) in [&b"Hello Handbit"[..], b"I'am MixNo", b"Hello Handbit"]
@@ -166,7 +229,7 @@ fn a_message_update_costs_few_i2c_bytes_follows_the_echo_and_shows_what_was_draw
             server.screen().message(),
             core::str::from_utf8(msg).unwrap()
         );
-        assert_panel_shows_the_screen(&mut server, &log);
+        assert_panel_shows_the_screen(&mut server, &log, controller);
     }
     println!(
         "init {init_bytes} bytes, first frame {first_frame} bytes, message updates {costs:?} bytes"

@@ -8,7 +8,10 @@
 //! its flush uses the SSD1306's horizontal addressing mode (`0x20`/`0x21`/`0x22`),
 //! which the SH1106 does not have. The SH1106 is written page by page (page
 //! addressing only), and its display RAM is 132 columns wide, with the 128 visible
-//! columns of the usual modules at columns 2..=129.
+//! columns of the usual modules at columns 2..=129. Modules sold as SH1106 that
+//! carry an SSD1306-type controller also work: `init` sends the SSD1306's charge
+//! pump command too (an SH1106 ignores it), and
+//! [`with_column_offset(0)`](Sh1106::with_column_offset) writes from column 0.
 //!
 //! # What crosses the bus
 //!
@@ -17,7 +20,8 @@
 //! whose bytes differ from what the panel was last sent: a pixel set to the colour
 //! it already has marks nothing. [`flush`](crate::display::Flush::flush) then sends, for each
 //! page with such columns, one command write (control byte `0x00`: page `0xB0 + page`,
-//! then the column `first + 2` as low nibble `0x00 | (c & 0x0F)` and high nibble
+//! then the column `first + offset` (2 unless
+//! [`with_column_offset`](Sh1106::with_column_offset) says otherwise) as low nibble `0x00 | (c & 0x0F)` and high nibble
 //! `0x10 | (c >> 4)`) and one data write (control byte `0x40` and the bytes of that
 //! range). A message update on the [`StatusScreen`](crate::display::StatusScreen) therefore
 //! costs only the changed columns of the two pages of its line.
@@ -58,8 +62,10 @@ const HEIGHT: usize = layout::HEIGHT as usize;
 const PAGES: usize = layout::PAGES as usize;
 /// Columns of the SH1106 display RAM.
 const RAM_COLUMNS: usize = 132;
-/// RAM column of the leftmost visible pixel.
+/// RAM column of the leftmost visible pixel on the usual SH1106 modules.
 const COLUMN_OFFSET: u8 = 2;
+/// The largest column offset: the RAM has 132 columns, the glass 128.
+const MAX_COLUMN_OFFSET: u8 = (RAM_COLUMNS - WIDTH) as u8;
 
 /// Control byte: the rest of the write are commands.
 const COMMANDS: u8 = 0x00;
@@ -91,6 +97,13 @@ const SET_START_LINE: u8 = 0x40;
 const SET_DC_DC: u8 = 0xAD;
 /// The DC-DC converter on (the panel's own supply).
 const DC_DC_ON: u8 = 0x8B;
+/// SSD1306 charge pump setting, followed by [`CHARGE_PUMP_ON`]. An SH1106 has no
+/// such command and ignores it (and takes the `0x14` after it for a column address,
+/// which every RAM write sets again): sent so that a module that carries an
+/// SSD1306-type controller instead lights up too.
+const SET_CHARGE_PUMP: u8 = 0x8D;
+/// The SSD1306's charge pump on.
+const CHARGE_PUMP_ON: u8 = 0x14;
 /// Segment remap: RAM column 131 drives the leftmost segment (modules mount the
 /// glass mirrored).
 const SEGMENT_REMAP: u8 = 0xA1;
@@ -113,7 +126,7 @@ const NOT_INVERTED: u8 = 0xA6;
 /// 0x80 (the power-on ratio), 64 rows, no offset, contrast 0xCF, pre-charge and
 /// discharge 0x22 and VCOMH 0x40 (their power-on values). The display is switched
 /// on after the RAM has been cleared.
-const INIT: [u8; 22] = [
+const INIT: [u8; 24] = [
     DISPLAY_OFF,
     SET_CLOCK,
     0x80,
@@ -124,6 +137,8 @@ const INIT: [u8; 22] = [
     SET_START_LINE,
     SET_DC_DC,
     DC_DC_ON,
+    SET_CHARGE_PUMP,
+    CHARGE_PUMP_ON,
     SEGMENT_REMAP,
     COM_SCAN_REVERSED,
     SET_COM_PINS,
@@ -194,6 +209,7 @@ impl Dirty {
 pub struct Sh1106<I2C> {
     i2c: I2C,
     address: u8,
+    column_offset: u8,
     buffer: [u8; WIDTH * PAGES],
     dirty: [Dirty; PAGES],
 }
@@ -214,9 +230,24 @@ impl<I2C: I2c> Sh1106<I2C> {
         Self {
             i2c,
             address,
+            column_offset: COLUMN_OFFSET,
             buffer: [0; WIDTH * PAGES],
             dirty: [Dirty::CLEAN; PAGES],
         }
+    }
+
+    /// The RAM column that the glass's leftmost pixel shows: 2 on the usual SH1106
+    /// modules (the default), 0 on modules whose controller is an SSD1306-type or
+    /// whose glass starts at the first column; at most 4 (larger values are taken as
+    /// 4).
+    ///
+    /// How to tell on a board: with the wrong offset the picture sits 2 pixels off
+    /// to one side, its first or last 2 columns are missing, and 2 columns of noise
+    /// (RAM nothing writes) stand at the other edge, most visible on the status
+    /// screen's lines that reach the edges.
+    pub fn with_column_offset(mut self, offset: u8) -> Self {
+        self.column_offset = offset.min(MAX_COLUMN_OFFSET);
+        self
     }
 
     /// Configure the panel, clear all of its RAM (132 columns, 8 pages) and switch
@@ -305,7 +336,7 @@ impl<I2C: I2c> Sh1106<I2C> {
                 .unwrap_or(&[]);
             let data = with_control::<{ 1 + WIDTH }>(DATA, bytes);
             // `page < 8` and `first < 128`: both fit.
-            let command = address_page(page as u8, first + COLUMN_OFFSET);
+            let command = address_page(page as u8, first + self.column_offset);
             self.command(&command)?;
             self.write(&data)?;
             if let Some(dirty) = self.dirty.get_mut(page) {
@@ -458,8 +489,8 @@ mod tests {
         assert_eq!(
             w[0].1,
             [
-                0x00, 0xAE, 0xD5, 0x80, 0xA8, 0x3F, 0xD3, 0x00, 0x40, 0xAD, 0x8B, 0xA1, 0xC8, 0xDA,
-                0x12, 0x81, 0xCF, 0xD9, 0x22, 0xDB, 0x40, 0xA4, 0xA6
+                0x00, 0xAE, 0xD5, 0x80, 0xA8, 0x3F, 0xD3, 0x00, 0x40, 0xAD, 0x8B, 0x8D, 0x14, 0xA1,
+                0xC8, 0xDA, 0x12, 0x81, 0xCF, 0xD9, 0x22, 0xDB, 0x40, 0xA4, 0xA6
             ]
         );
         for page in 0..8u8 {
@@ -488,6 +519,23 @@ mod tests {
         d.flush().unwrap();
         // Column 129 = 0x81; page 7, bit 7.
         assert_eq!(writes(&d), [vec![0x00, 0xB7, 0x01, 0x18], vec![0x40, 0x80]]);
+    }
+
+    #[test]
+    fn a_column_offset_of_0_addresses_columns_0_and_127_and_larger_ones_stop_at_4() {
+        let mut d = Sh1106::new(Bus::default(), 0x3C).with_column_offset(0);
+        point(&mut d, 0, 0, BinaryColor::On);
+        point(&mut d, 127, 0, BinaryColor::On);
+        d.flush().unwrap();
+        let w = writes(&d);
+        assert_eq!(w[0], [0x00, 0xB0, 0x00, 0x10]);
+        assert_eq!((w[1].len(), w[1][1], w[1][128]), (1 + 128, 0x01, 0x01));
+
+        let mut d = Sh1106::new(Bus::default(), 0x3C).with_column_offset(9);
+        point(&mut d, 127, 0, BinaryColor::On);
+        d.flush().unwrap();
+        // 127 + 4 = 131, the RAM's last column.
+        assert_eq!(writes(&d)[0], [0x00, 0xB0, 0x03, 0x18]);
     }
 
     #[test]
