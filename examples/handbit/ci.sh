@@ -5,7 +5,8 @@
 #
 #   examples/handbit/ci.sh
 #
-# Adds the rustup target, builds in release and prints the image's section sizes.
+# Adds the rustup target, builds in release (also with feature ssd1306) and prints
+# the image's section sizes.
 # Exits non-zero if the build fails. A clean build takes about a minute.
 # WIFI_SSID / WIFI_PASSWORD are not needed (placeholders are built in).
 set -euo pipefail
@@ -20,6 +21,10 @@ echo "==> cargo build --release --features esp32c3 --target $target"
 cd "$here"
 # This folder's own target dir: the ELF is where README.md says, whatever
 # CARGO_TARGET_DIR says for other builds.
+CARGO_TARGET_DIR="$here/target" cargo build --release --locked --features esp32c3 --target "$target"
+echo "==> the same with feature ssd1306 (a module with an SSD1306-type controller)"
+CARGO_TARGET_DIR="$here/target" cargo build --release --locked --features esp32c3,ssd1306 --target "$target"
+# The default build last: the ELF measured below is the SH1106 one.
 CARGO_TARGET_DIR="$here/target" cargo build --release --locked --features esp32c3 --target "$target"
 
 echo "==> size of $elf"

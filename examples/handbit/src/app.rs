@@ -16,16 +16,16 @@ use core::net::{IpAddr, Ipv4Addr};
 
 use esp_println::println;
 use esp_rtos::CurrentThreadHandle;
+use nal_echo::display::PanelInit;
 use nal_echo::stack::smoltcp::SmoltcpStack;
-use nal_echo::{
-    Clock, Duration, EchoServer, Flush, Instant, ServerConfig, ServerEvent, ServerStats,
-};
+use nal_echo::{Clock, Duration, EchoServer, Instant, ServerConfig, ServerEvent, ServerStats};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 
 use crate::button::Button;
 use crate::clock::BoardClock;
 use crate::net::{self, Lease};
 use crate::pages::{self, LinkPhase, PageDrawer};
+use crate::panel::Panel;
 use crate::wifi_device::WifiDevice;
 use crate::wifi_link::WifiLink;
 
@@ -66,7 +66,7 @@ pub struct Board<'d, D, B> {
 /// Runs the echo server for ever.
 pub fn run<D, B>(board: Board<'_, D, B>) -> !
 where
-    D: Flush,
+    D: Panel,
     D::Error: fmt::Debug,
     B: FnMut() -> bool,
 {
@@ -87,6 +87,7 @@ where
     let (dhcp, pool) = net::add_sockets(&mut sockets, &mut buffers);
 
     let mut pages = PageDrawer::new();
+    let mut panel = PanelInit::new();
     let mut totals = ServerStats::default();
     let mut port_seed = (random_seed >> 48) as u16;
     loop {
@@ -97,7 +98,7 @@ where
             sockets: &mut sockets,
             dhcp,
         };
-        let ip = parts.bring_up(&mut display, &mut pages, ssid, mac);
+        let ip = parts.bring_up(&mut display, &mut panel, &mut pages, ssid, mac);
         println!("address {ip}: echo server on port {PORT}");
 
         let stack = match SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
@@ -112,7 +113,14 @@ where
         config.local_ip = Some(IpAddr::V4(ip));
         let mut server: Server<'_, '_, D> = EchoServer::sized(stack, display, config);
 
-        serve(&mut server, &mut link, &mut button_b, &mut pages, &totals);
+        serve(
+            &mut server,
+            &mut panel,
+            &mut link,
+            &mut button_b,
+            &mut pages,
+            &totals,
+        );
 
         totals = pages::add_stats(&totals, server.stats());
         let (_stack, released) = server.release();
@@ -133,9 +141,10 @@ struct Net<'a, 'd, 'b> {
 impl Net<'_, '_, '_> {
     /// Joins the network and gets a DHCP lease, showing the Wi-Fi page meanwhile;
     /// returns the board's address.
-    fn bring_up<D: Flush>(
+    fn bring_up<D: Panel>(
         &mut self,
         display: &mut D,
+        panel: &mut PanelInit,
         pages: &mut PageDrawer,
         ssid: &str,
         mac: [u8; 6],
@@ -165,7 +174,10 @@ impl Net<'_, '_, '_> {
                     Lease::Unchanged => {}
                 }
             }
-            if now >= next_draw {
+            if init_panel(panel, now, display) {
+                pages.invalidate();
+            }
+            if now >= next_draw && panel.is_done() {
                 next_draw = now + WIFI_PAGE_REFRESH;
                 let phase = if up {
                     LinkPhase::Dhcp
@@ -183,12 +195,13 @@ impl Net<'_, '_, '_> {
 /// Serves until the Wi-Fi link has been down for [`LINK_GRACE`].
 fn serve<D, B>(
     server: &mut Server<'_, '_, D>,
+    panel: &mut PanelInit,
     link: &mut WifiLink<'_>,
     button_b: &mut B,
     pages: &mut PageDrawer,
     totals: &ServerStats,
 ) where
-    D: Flush,
+    D: Panel,
     D::Error: fmt::Debug,
     B: FnMut() -> bool,
 {
@@ -232,6 +245,11 @@ fn serve<D, B>(
         while let Some(event) = server.next_event() {
             log_event(&event);
         }
+        if init_panel(panel, now, server.display_mut()) {
+            // The panel's RAM is blank now: paint everything again.
+            server.invalidate_screen();
+            pages.invalidate();
+        }
 
         if button.update(button_b(), now) {
             stats_shown = !stats_shown;
@@ -258,6 +276,22 @@ fn serve<D, B>(
             // Nothing to do now: let the idle task run (and the chip doze) briefly.
             sleep_ms(1);
         }
+    }
+}
+
+/// Initialises the OLED if a try is due (at start, then with backoff after each
+/// failure); returns whether it has just worked. The echo never waits for it.
+fn init_panel<D: Panel>(panel: &mut PanelInit, now: Instant, display: &mut D) -> bool {
+    match panel.poll(now, || display.init_panel()) {
+        Some(Ok(())) => {
+            println!("OLED: on (after {} failed tries)", panel.failures());
+            true
+        }
+        Some(Err(e)) => {
+            println!("OLED: init failed ({e:?}), try {} failed", panel.failures());
+            false
+        }
+        None => false,
     }
 }
 

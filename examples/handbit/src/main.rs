@@ -56,6 +56,7 @@ mod button;
 mod clock;
 mod net;
 mod pages;
+mod panel;
 mod wifi_device;
 mod wifi_link;
 
@@ -72,7 +73,6 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use esp_radio::wifi::{Config as WifiConfig, ControllerConfig, Interface, WifiController};
 use esp_rtos::CurrentThreadHandle;
-use nal_echo::display::sh1106::Sh1106;
 
 use crate::wifi_device::WifiDevice;
 use crate::wifi_link::WifiLink;
@@ -97,6 +97,21 @@ const _: () = assert!(WIFI_PASSWORD.len() <= 64, "WIFI_PASSWORD: at most 64 byte
 
 /// The OLED's 7-bit I2C address.
 const OLED_ADDRESS: u8 = 0x3C;
+/// The SH1106 RAM column of the glass's first pixel, from the build environment
+/// (`OLED_COLUMN_OFFSET=0`..`4`, default 2): if the picture sits 2 pixels off to one
+/// side with 2 columns of noise at the other edge, build with the other value
+/// (`nal_echo::display::sh1106::Sh1106::with_column_offset` says more).
+const OLED_COLUMN_OFFSET: u8 = match option_env!("OLED_COLUMN_OFFSET") {
+    None => 2,
+    Some(value) => {
+        let digits = value.as_bytes();
+        assert!(
+            digits.len() == 1 && digits[0] >= b'0' && digits[0] <= b'4',
+            "OLED_COLUMN_OFFSET: 0 to 4"
+        );
+        digits[0] - b'0'
+    }
+};
 /// The I2C bus clock.
 const I2C_KHZ: u32 = 400;
 
@@ -131,7 +146,7 @@ fn main() -> ! {
     .with_sda(sda)
     .with_scl(scl);
     let bus = RefCell::new(i2c);
-    let mut display = Sh1106::new(RefCellDevice::new(&bus), OLED_ADDRESS);
+    let display = panel::oled(RefCellDevice::new(&bus), OLED_ADDRESS, OLED_COLUMN_OFFSET);
     let button_b = Input::new(button_b, InputConfig::default().with_pull(Pull::Up));
 
     let station = wifi_link::station_config(WIFI_SSID, WIFI_PASSWORD);
@@ -145,12 +160,10 @@ fn main() -> ! {
     let rng = Rng::new();
     let random_seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
 
-    // The SH1106 wants ~100 ms of power before it is switched on. Without a
-    // working display the server still runs (and counts the failed updates).
+    // The SH1106 wants ~100 ms of power before it is switched on. The main loop
+    // initialises it, and tries again with backoff if that fails; the server runs
+    // meanwhile (and counts the failed updates).
     CurrentThreadHandle::get().delay(esp_hal::time::Duration::from_millis(100));
-    if let Err(e) = display.init() {
-        println!("OLED at {OLED_ADDRESS:#04x}: {e}");
-    }
 
     app::run(app::Board {
         ssid: WIFI_SSID,
