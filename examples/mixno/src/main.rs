@@ -58,7 +58,7 @@ use nal_echo::stack::at::{AtConfig, AtStack, WifiState};
 use nal_echo::{ClientConfig, Clock, PeriodicClient, TUTORIAL_MESSAGES};
 
 use board::Board;
-use report::Reporter;
+use report::{LineErrors, Reporter};
 
 #[riscv_rt::entry]
 fn main() -> ! {
@@ -97,7 +97,11 @@ fn main() -> ! {
             report.client_result(result);
         }
         let stack = client.stack_mut();
-        let line_errors = (stack.serial_errors(), stack.framing_errors());
+        let line_errors = LineErrors {
+            serial: stack.serial_errors(),
+            framing: stack.framing_errors(),
+            boot_noise: stack.boot_noise(),
+        };
         report.update(clock.now(), wifi, line_errors, client.stats());
     }
 }

@@ -11,12 +11,23 @@ use crate::println;
 /// How often the stats line is printed when no echo comes.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
+/// The AT stack's counts of trouble on the modem's line.
+pub struct LineErrors {
+    /// Read and write errors of UART2 once the modem has answered.
+    pub serial: u32,
+    /// Connections given up for garbled `+IPD` framing.
+    pub framing: u32,
+    /// Read errors before the modem answered `AT` (its boot log).
+    pub boot_noise: u32,
+}
+
 /// Remembers what was printed last, to print only what changed.
 pub struct Reporter {
     wifi: Option<WifiState>,
     last_error: Option<ClientError<AtError>>,
     serial_errors: u32,
     framing_errors: u32,
+    boot_noise: u32,
     echoed: u32,
     printed_at: Instant,
 }
@@ -29,6 +40,7 @@ impl Reporter {
             last_error: None,
             serial_errors: 0,
             framing_errors: 0,
+            boot_noise: 0,
             echoed: 0,
             printed_at: now,
         }
@@ -52,7 +64,11 @@ impl Reporter {
         &mut self,
         now: Instant,
         wifi: WifiState,
-        (serial_errors, framing_errors): (u32, u32),
+        LineErrors {
+            serial: serial_errors,
+            framing: framing_errors,
+            boot_noise,
+        }: LineErrors,
         stats: &ClientStats,
     ) {
         if self.wifi != Some(wifi) {
@@ -67,8 +83,14 @@ impl Reporter {
         if stats.echoed != self.echoed || now - self.printed_at >= STATS_EVERY {
             self.echoed = stats.echoed;
             self.printed_at = now;
-            // With the stats only, so that a burst of errors (the modem's boot log
-            // at 74880 baud) costs one line, not one per error.
+            // With the stats only, so that a burst of errors costs one line, not
+            // one per error. The boot log's are expected: said, not as a failure.
+            if boot_noise != self.boot_noise {
+                self.boot_noise = boot_noise;
+                println!(
+                    "uart2: {boot_noise} receive errors while the modem booted (its log is at 74880 baud): expected"
+                );
+            }
             if serial_errors != self.serial_errors {
                 self.serial_errors = serial_errors;
                 println!("uart2: {serial_errors} receive errors so far");

@@ -39,7 +39,7 @@ where
                 Ok(true) => {}
                 Ok(false) => return (progress, true),
                 Err(_) => {
-                    self.serial_errors = self.serial_errors.wrapping_add(1);
+                    self.count_read_error();
                     return (progress, true);
                 }
             }
@@ -58,7 +58,7 @@ where
                 Ok(0) => return (progress, true),
                 Ok(n) => n.min(chunk.len()),
                 Err(_) => {
-                    self.serial_errors = self.serial_errors.wrapping_add(1);
+                    self.count_read_error();
                     self.bytes_lost();
                     return (true, false);
                 }
@@ -97,6 +97,16 @@ where
         match self.transport {
             Transport::Tcp => usize::MAX,
             Transport::Udp => RX_DATAGRAMS.saturating_sub(self.datagrams.len()),
+        }
+    }
+
+    /// Before the modem answers `AT`, a read error is its boot log at 74880 baud
+    /// (or a restart's): expected, and counted apart.
+    fn count_read_error(&mut self) {
+        if matches!(self.phase, Phase::Probe) {
+            self.boot_noise = self.boot_noise.wrapping_add(1);
+        } else {
+            self.serial_errors = self.serial_errors.wrapping_add(1);
         }
     }
 

@@ -123,6 +123,8 @@ pub struct AtStack<S, C> {
     /// When the modem reported `WIFI DISCONNECT` while set up.
     pub(super) lost_since: Option<Instant>,
     pub(super) serial_errors: u32,
+    /// Read errors while the modem had not answered `AT` yet.
+    pub(super) boot_noise: u32,
     pub(super) framing_errors: u32,
     /// Since a framing doubt: the rest of a garbled frame may still be read as
     /// lines, so news of the network is ignored and no connection is started until
@@ -294,6 +296,7 @@ where
             ip: Ipv4Addr::UNSPECIFIED,
             lost_since: None,
             serial_errors: 0,
+            boot_noise: 0,
             framing_errors: 0,
             resyncing: false,
             stray_link: false,
@@ -333,6 +336,14 @@ where
     /// also ends it, as bytes were lost (see [`framing_errors`](Self::framing_errors)).
     pub fn serial_errors(&self) -> u32 {
         self.serial_errors
+    }
+
+    /// Read errors of the port while the modem had not yet answered `AT` (at start,
+    /// and after it restarted): the ESP8266/ESP8285 prints its boot log at 74880
+    /// baud, which a port at 115200 reads as framing errors. Expected, so counted
+    /// apart from [`serial_errors`](Self::serial_errors), which they never grow.
+    pub fn boot_noise(&self) -> u32 {
+        self.boot_noise
     }
 
     /// Connections given up so far because the modem's output around them could

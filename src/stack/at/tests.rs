@@ -995,6 +995,27 @@ fn a_socket_of_another_stack_is_refused() {
 }
 
 #[test]
+fn read_errors_before_the_modem_answers_are_boot_noise_not_serial_errors() {
+    let bench = Bench::default();
+    let mut stack = bench.stack();
+    // The boot log at 74880 baud, read at 115200: garbage and framing errors.
+    for _ in 0..3 {
+        bench.wire.borrow_mut().read_error = true;
+        bench.answer_bytes(b"\x8a\xf1\x03ets Jan  8 2013,rst cause:2");
+        bench.polls(&mut stack);
+    }
+    assert_eq!((stack.boot_noise(), stack.serial_errors()), (3, 0));
+    // Once the modem has answered, a read error is a real one.
+    let bench = Bench::default();
+    let (mut stack, _socket) = bench.connected();
+    let noise = stack.boot_noise();
+    bench.wire.borrow_mut().read_error = true;
+    bench.answer("\r\nOK\r\n");
+    bench.polls(&mut stack);
+    assert_eq!((stack.boot_noise(), stack.serial_errors()), (noise, 1));
+}
+
+#[test]
 fn release_gives_the_port_back() {
     let bench = Bench::default();
     let stack = bench.stack();

@@ -45,6 +45,15 @@ impl Board {
         sysctl::enable_clocks(&p.SYSCTL);
 
         use fpioa::{function, pad};
+        // Banks 0 (the console's IO4, IO5), 2 (IO17) and 3 (IO18, IO19) at 3.3 V.
+        let pads = [
+            pad::CONSOLE_RX,
+            pad::CONSOLE_TX,
+            pad::ESP_RX,
+            pad::ESP_TX,
+            pad::ESP_EN,
+        ];
+        sysctl::power_banks_3v3(&p.SYSCTL, &pads);
         fpioa::output(&p.FPIOA, pad::CONSOLE_TX, function::UARTHS_TX);
         fpioa::input(&p.FPIOA, pad::CONSOLE_RX, function::UARTHS_RX, true);
         console::init(clocks);

@@ -55,6 +55,25 @@ pub fn enable_clocks(sysctl: &pac::sysctl::RegisterBlock) {
         .modify(|_, w| w.fpioa_clk_en().set_bit().uart2_clk_en().set_bit());
 }
 
+/// Pads per I/O power bank: bank `n` powers pads `6n..6n+6`.
+const PADS_PER_BANK: usize = 6;
+
+/// Powers the I/O banks of `pads` at 3.3 V (the ESP8285 and the USB serial chip
+/// drive 3.3 V levels), as the Kendryte SDK's board start-up does with
+/// `sysctl_set_power_mode`, rather than trusting the register's reset value; the
+/// other banks (the camera's, at 1.8 V on some boards) are left as they are.
+pub fn power_banks_3v3(sysctl: &pac::sysctl::RegisterBlock, pads: &[usize]) {
+    // A set bit selects 1.8 V for its bank, a clear one 3.3 V.
+    let mask = pads
+        .iter()
+        .fold(0u32, |mask, &pad| mask | 1 << (pad / PADS_PER_BANK).min(7));
+    // SAFETY (bits): bits 0..=7 select the banks' voltages; the rest are reserved
+    // and written back as read.
+    sysctl
+        .power_sel
+        .modify(|r, w| unsafe { w.bits(r.bits() & !mask) });
+}
+
 /// Resets UART2: asserts its reset line for a few microseconds, then releases it.
 pub fn reset_uart2(sysctl: &pac::sysctl::RegisterBlock, clocks: Clocks) {
     sysctl.peri_reset.modify(|_, w| w.uart2_reset().set_bit());
