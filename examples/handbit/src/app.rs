@@ -90,15 +90,23 @@ where
     let mut panel = PanelInit::new();
     let mut totals = ServerStats::default();
     let mut port_seed = (random_seed >> 48) as u16;
+    // The address of a lease that changed while the server ran: the next server
+    // starts on it without joining again.
+    let mut readdressed = None;
     loop {
-        let mut parts = Net {
-            link: &mut link,
-            iface: &mut iface,
-            device: &mut device,
-            sockets: &mut sockets,
-            dhcp,
+        let ip = match readdressed.take() {
+            Some(ip) => ip,
+            None => {
+                let mut parts = Net {
+                    link: &mut link,
+                    iface: &mut iface,
+                    device: &mut device,
+                    sockets: &mut sockets,
+                    dhcp,
+                };
+                parts.bring_up(&mut display, &mut panel, &mut pages, ssid, mac)
+            }
         };
-        let ip = parts.bring_up(&mut display, &mut panel, &mut pages, ssid, mac);
         println!("address {ip}: echo server on port {PORT}");
 
         let stack = match SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
@@ -113,14 +121,19 @@ where
         config.local_ip = Some(IpAddr::V4(ip));
         let mut server: Server<'_, '_, D> = EchoServer::sized(stack, display, config);
 
-        serve(
+        let lease = Leased { dhcp, ip };
+        let end = serve(
             &mut server,
             &mut panel,
             &mut link,
+            lease,
             &mut button_b,
             &mut pages,
             &totals,
         );
+        if let End::Readdressed(ip) = end {
+            readdressed = Some(ip);
+        }
 
         totals = pages::add_stats(&totals, server.stats());
         let (_stack, released) = server.release();
@@ -192,15 +205,35 @@ impl Net<'_, '_, '_> {
     }
 }
 
-/// Serves until the Wi-Fi link has been down for [`LINK_GRACE`].
+/// The DHCP client and the address the server was started on.
+#[derive(Clone, Copy)]
+struct Leased {
+    dhcp: SocketHandle,
+    ip: Ipv4Addr,
+}
+
+/// Why a server ended.
+enum End {
+    /// The Wi-Fi link was down for [`LINK_GRACE`], or the lease was lost: join and
+    /// ask DHCP again.
+    Rejoin,
+    /// The lease changed to this address: a new server starts on it at once (the
+    /// connections to the old address are closed with the old server).
+    Readdressed(Ipv4Addr),
+}
+
+/// Serves until the Wi-Fi link has been down for [`LINK_GRACE`] or the DHCP lease
+/// changes or is lost.
 fn serve<D, B>(
     server: &mut Server<'_, '_, D>,
     panel: &mut PanelInit,
     link: &mut WifiLink<'_>,
+    lease: Leased,
     button_b: &mut B,
     pages: &mut PageDrawer,
     totals: &ServerStats,
-) where
+) -> End
+where
     D: Panel,
     D::Error: fmt::Debug,
     B: FnMut() -> bool,
@@ -227,11 +260,27 @@ fn serve<D, B>(
                     "Wi-Fi: down for {} s, restarting the server",
                     LINK_GRACE.total_millis() / 1000
                 );
-                return;
+                return End::Rejoin;
             }
         }
 
         let mut progress = server.stack_mut().poll();
+        // The stack polled the interface, and with it the DHCP client.
+        let (iface, sockets) = server.stack_mut().parts_mut();
+        match net::take_lease(iface, sockets, lease.dhcp) {
+            net::Lease::Got(ip) if ip != lease.ip => {
+                println!(
+                    "DHCP: new address {ip} (was {}): restarting the server",
+                    lease.ip
+                );
+                return End::Readdressed(ip);
+            }
+            net::Lease::Lost => {
+                println!("DHCP: lease lost: asking again");
+                return End::Rejoin;
+            }
+            net::Lease::Got(_) | net::Lease::Unchanged => {}
+        }
         match server.poll(now) {
             Ok(p) => progress |= p.is_busy(),
             Err(e) => {

@@ -85,6 +85,13 @@ pub fn poll_dhcp(
     dhcp: SocketHandle,
 ) -> Lease {
     iface.poll(smoltcp_now(), device, sockets);
+    take_lease(iface, sockets, dhcp)
+}
+
+/// Applies what the DHCP client learnt since it was last asked (a new lease, a
+/// changed one, or its loss) to the interface, whoever polls the interface: the
+/// server's stack does while it runs.
+pub fn take_lease(iface: &mut Interface, sockets: &mut SocketSet<'_>, dhcp: SocketHandle) -> Lease {
     let (cidr, router) = match sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
         None => return Lease::Unchanged,
         Some(dhcpv4::Event::Deconfigured) => {
