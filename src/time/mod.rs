@@ -1,4 +1,5 @@
-//! Millisecond time: [`Instant`], [`Duration`] and the [`Clock`] trait.
+//! Millisecond time: [`Instant`], [`Duration`], the [`Clock`] trait, and a polled
+//! [`Watchdog`].
 //!
 //! Like smoltcp's `time` module: two small newtypes over milliseconds, so that a
 //! deadline can never be mixed up with a span, and no floating point is needed.
@@ -12,12 +13,14 @@ mod counter_clock;
 mod mock_clock;
 #[cfg(feature = "std")]
 mod std_clock;
+mod watchdog;
 
 pub use counter_clock::CounterClock;
 #[cfg(feature = "mock")]
 pub use mock_clock::MockClock;
 #[cfg(feature = "std")]
 pub use std_clock::StdClock;
+pub use watchdog::Watchdog;
 
 /// A point in time, in milliseconds since an arbitrary, fixed origin (usually boot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

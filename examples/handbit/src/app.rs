@@ -26,6 +26,7 @@ use crate::clock::BoardClock;
 use crate::net::{self, Lease};
 use crate::pages::{self, LinkPhase, PageDrawer};
 use crate::panel::Panel;
+use crate::radio;
 use crate::wifi_device::WifiDevice;
 use crate::wifi_link::WifiLink;
 
@@ -187,6 +188,9 @@ impl Net<'_, '_, '_> {
                     Lease::Unchanged => {}
                 }
             }
+            if self.device.radio_stalled(now) {
+                radio::restart_for_stall(display, pages);
+            }
             if init_panel(panel, now, display) {
                 pages.invalidate();
             }
@@ -197,7 +201,9 @@ impl Net<'_, '_, '_> {
                 } else {
                     LinkPhase::Joining
                 };
-                let page = pages::wifi_page(ssid, phase, now - started, mac, self.link.drops());
+                let drops = self.link.drops();
+                let page =
+                    pages::wifi_page(ssid, phase, now - started, mac, drops, radio::restarts());
                 let _ = pages.draw(display, &page);
             }
             sleep_ms(5);
@@ -265,6 +271,9 @@ where
         }
 
         let mut progress = server.stack_mut().poll();
+        if server.stack_mut().device_mut().radio_stalled(now) {
+            radio::restart_for_stall(server.display_mut(), pages);
+        }
         // The stack polled the interface, and with it the DHCP client.
         let (iface, sockets) = server.stack_mut().parts_mut();
         match net::take_lease(iface, sockets, lease.dhcp) {

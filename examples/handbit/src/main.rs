@@ -57,6 +57,7 @@ mod clock;
 mod net;
 mod pages;
 mod panel;
+mod radio;
 mod wifi_device;
 mod wifi_link;
 
@@ -130,7 +131,10 @@ fn main() -> ! {
     // `main` is esp-rtos' main task.
     let timg0 = TimerGroup::new(p.TIMG0);
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
-    println!("nal-echo handbit: joining {WIFI_SSID}");
+    println!(
+        "nal-echo handbit: joining {WIFI_SSID} (restarts for a stalled radio: {})",
+        radio::restarts()
+    );
 
     // Pins of the board.
     #[cfg(feature = "esp32")]

@@ -115,9 +115,18 @@ pub enum LinkPhase {
 /// 12 s
 ///
 /// MAC 24:0a:c4:12:34:56
-/// drops 0
+/// drops 0 restarts 0
 /// ```
-pub fn wifi_page(ssid: &str, phase: LinkPhase, waited: Duration, mac: [u8; 6], drops: u32) -> Page {
+///
+/// `restarts`: the chip restarted because the radio had stalled (since power-on).
+pub fn wifi_page(
+    ssid: &str,
+    phase: LinkPhase,
+    waited: Duration,
+    mac: [u8; 6],
+    drops: u32,
+    restarts: u32,
+) -> Page {
     let m = mac;
     [
         row(format_args!("Wi-Fi {ssid}")),
@@ -134,7 +143,19 @@ pub fn wifi_page(ssid: &str, phase: LinkPhase, waited: Duration, mac: [u8; 6], d
             "MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             m[0], m[1], m[2], m[3], m[4], m[5]
         )),
-        row(format_args!("drops {drops}")),
+        row(format_args!("drops {drops} restarts {restarts}")),
+    ]
+}
+
+/// Shown for the moment before the chip restarts for a stalled radio.
+pub fn stall_page(restarts: u32) -> Page {
+    [
+        row(format_args!("Wi-Fi radio stalled")),
+        row(format_args!("restarting...")),
+        Row::default(),
+        row(format_args!("restarts {restarts}")),
+        Row::default(),
+        Row::default(),
     ]
 }
 

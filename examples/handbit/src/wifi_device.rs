@@ -13,28 +13,61 @@
 //! passed on as it is; a larger frame would panic inside the driver. The driver
 //! queues few frames (5 received, 3 to send by default), hence a burst size of 1.
 //! While the station is not connected, the driver drops what is sent.
+//!
+//! A watchdog counts how long smoltcp has wanted to send without getting a send
+//! slot: esp-radio 1.0.0-beta.1 counts a frame in flight when it grants a slot, and
+//! a link drop just after that leaks the count; after three such drops it grants
+//! no slot again, for good (the board then sits at "DHCP..."). The main loop asks
+//! [`WifiDevice::radio_stalled`] and restarts the chip.
 
 use core::task::{Context, Waker};
 
 use embassy_net_driver::{Driver, RxToken as _, TxToken as _};
 use esp_radio::wifi::{Interface, WifiRxToken, WifiTxToken};
+use nal_echo::Duration;
+use nal_echo::time::Watchdog;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+
+/// How long smoltcp may want to send without a send slot before the radio counts
+/// as stalled: far longer than any congestion (a slot frees within milliseconds)
+/// or a rejoin (15 s at most), short enough that a user does not give up first.
+const RADIO_STALL: Duration = Duration::from_secs(30);
 
 /// The Wi-Fi station interface as a smoltcp device.
 pub struct WifiDevice {
     interface: Interface,
+    send_slots: Watchdog,
 }
 
 impl WifiDevice {
     /// A device over the station interface (`Interface::station()`).
     pub fn new(interface: Interface) -> Self {
-        Self { interface }
+        Self {
+            interface,
+            send_slots: Watchdog::new(RADIO_STALL),
+        }
     }
 
     /// The station's MAC address, for smoltcp's Ethernet address.
     pub fn mac_address(&self) -> [u8; 6] {
         self.interface.mac_address()
+    }
+
+    /// Whether smoltcp has wanted to send for [`RADIO_STALL`] without getting one
+    /// send slot, at `now`: the radio has stalled (see the module docs).
+    pub fn radio_stalled(&self, now: nal_echo::Instant) -> bool {
+        self.send_slots.is_stalled(now)
+    }
+
+    /// Notes whether a send slot was granted.
+    fn slot(&mut self, granted: bool, timestamp: Instant) {
+        if granted {
+            self.send_slots.progress();
+        } else {
+            let ms = u64::try_from(timestamp.total_millis()).unwrap_or(0);
+            self.send_slots.waiting(nal_echo::Instant::from_millis(ms));
+        }
     }
 }
 
@@ -71,9 +104,11 @@ impl Device for WifiDevice {
         Driver::receive(&mut self.interface, &mut cx).map(|(rx, tx)| (RxToken(rx), TxToken(tx)))
     }
 
-    fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken> {
+    fn transmit(&mut self, timestamp: Instant) -> Option<TxToken> {
         let mut cx = Context::from_waker(Waker::noop());
-        Driver::transmit(&mut self.interface, &mut cx).map(TxToken)
+        let token = Driver::transmit(&mut self.interface, &mut cx).map(TxToken);
+        self.slot(token.is_some(), timestamp);
+        token
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -175,6 +175,12 @@ impl<'s, 'b, D: Device, C: Clock, const N: usize, const U: usize> SmoltcpStack<'
         (self.iface, self.sockets)
     }
 
+    /// The borrowed device, for what the board keeps in it (a radio's counters or
+    /// its watchdog, for example).
+    pub fn device_mut(&mut self) -> &mut D {
+        self.device
+    }
+
     /// Pool sockets not armed, not in a connection and not still closing.
     pub fn free_sockets(&self) -> usize {
         self.slots.iter().filter(|s| self.is_free(s)).count()
