@@ -17,6 +17,7 @@ use nal_echo::embedded_nal::{nb, TcpClientStack, TcpError, TcpErrorKind, TcpFull
 use nal_echo::stack::std::{StdError, StdSocket, StdStack};
 use nal_echo::{CloseReason, EchoServer, NoFlush, ServerConfig, ServerEvent};
 
+use common::std_calls::{invalid, refused, until_ready};
 use common::watchdog::watchdog;
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -25,36 +26,6 @@ const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 const PATIENCE: Duration = Duration::from_secs(10);
 /// Most rounds of a wait (1 ms sleeps): the count bound, besides [`PATIENCE`].
 const ROUNDS: usize = 10_000;
-
-fn refused() -> StdError {
-    StdError::Io(ErrorKind::ConnectionRefused)
-}
-
-fn invalid<T: std::fmt::Debug>(r: nb::Result<T, StdError>) {
-    match r {
-        Err(nb::Error::Other(StdError::InvalidState)) => {}
-        other => panic!("expected InvalidState, got {other:?}"),
-    }
-}
-
-/// Repeats `op` while it returns `WouldBlock`, at most [`ROUNDS`] times and
-/// [`PATIENCE`] long. A call that blocked would never return: the [`watchdog`]
-/// catches that, and no test asserts how long a call took.
-fn until_ready<T>(mut op: impl FnMut() -> nb::Result<T, StdError>) -> Result<T, StdError> {
-    let start = Instant::now();
-    for _ in 0..ROUNDS {
-        match op() {
-            Ok(v) => return Ok(v),
-            Err(nb::Error::Other(e)) => return Err(e),
-            Err(nb::Error::WouldBlock) => {}
-        }
-        if start.elapsed() > PATIENCE {
-            break;
-        }
-        sleep(Duration::from_millis(1));
-    }
-    panic!("still WouldBlock after {:?}", start.elapsed());
-}
 
 /// A listener on an OS-chosen port, with the address it got.
 fn listener(stack: &mut StdStack) -> (StdSocket, SocketAddr) {

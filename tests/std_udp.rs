@@ -18,6 +18,7 @@ use nal_echo::stack::std::{StdError, StdStack, StdUdpSocket};
 use nal_echo::stack::UdpLocalAddr;
 
 use common::ipv6::ipv6_loopback;
+use common::std_calls::{invalid, refused, until_ready};
 use common::watchdog::watchdog;
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -32,36 +33,6 @@ const LARGEST_V4: usize = 65_507;
 const SHORT_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(60);
 /// A `wait` for news that comes: long enough never to time out by accident.
 const LONG_WAIT: nal_echo::Duration = nal_echo::Duration::from_millis(5_000);
-
-fn refused() -> StdError {
-    StdError::Io(ErrorKind::ConnectionRefused)
-}
-
-fn invalid<T: std::fmt::Debug>(r: nb::Result<T, StdError>) {
-    match r {
-        Err(nb::Error::Other(StdError::InvalidState)) => {}
-        other => panic!("expected InvalidState, got {other:?}"),
-    }
-}
-
-/// Repeats `op` while it returns `WouldBlock`, at most [`ROUNDS`] times and
-/// [`PATIENCE`] long. A call that blocked would never return: the watchdog catches
-/// that, and no test asserts how long a call took.
-fn until_ready<T>(mut op: impl FnMut() -> nb::Result<T, StdError>) -> Result<T, StdError> {
-    let start = Instant::now();
-    for _ in 0..ROUNDS {
-        match op() {
-            Ok(v) => return Ok(v),
-            Err(nb::Error::Other(e)) => return Err(e),
-            Err(nb::Error::WouldBlock) => {}
-        }
-        if start.elapsed() > PATIENCE {
-            break;
-        }
-        sleep(Duration::from_millis(1));
-    }
-    panic!("still WouldBlock after {:?}", start.elapsed());
-}
 
 /// A socket of `stack` bound to an OS-chosen port, with the address it got.
 fn bound(stack: &mut StdStack) -> (StdUdpSocket, SocketAddr) {
