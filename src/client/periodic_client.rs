@@ -546,12 +546,9 @@ where
         if let Some(socket) = socket {
             let _ = self.stack.close(socket);
         }
-        self.stats.failures = self.stats.failures.wrapping_add(1);
-        self.stats.consecutive_failures = self.stats.consecutive_failures.saturating_add(1);
         let wait = self
-            .config
-            .backoff
-            .delay(self.stats.consecutive_failures, self.jitter.next());
+            .stats
+            .record_failure(&self.config.backoff, self.jitter.next());
         trace_event!(
             warn,
             "connection failed, retry in {} ms",

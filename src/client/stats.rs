@@ -1,5 +1,6 @@
 //! [`ClientStats`]: what a periodic client has done so far.
 
+use crate::client::backoff::Backoff;
 use crate::time::Duration;
 
 /// Counters of a [`PeriodicClient`](crate::client::PeriodicClient) or a
@@ -55,6 +56,14 @@ impl ClientStats {
                 self.rtt_total.total_millis() / u64::from(n),
             )),
         }
+    }
+
+    /// Counts a failure and returns the wait before the next attempt: `backoff`'s
+    /// delay for the failures in a row, with `random` as its jitter.
+    pub(crate) fn record_failure(&mut self, backoff: &Backoff, random: u32) -> Duration {
+        self.failures = self.failures.wrapping_add(1);
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        backoff.delay(self.consecutive_failures, random)
     }
 
     pub(crate) fn record_rtt(&mut self, rtt: Duration) {

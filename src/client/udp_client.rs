@@ -400,12 +400,9 @@ where
         now: Instant,
         error: ClientError<Stack::Error>,
     ) -> ClientError<Stack::Error> {
-        self.stats.failures = self.stats.failures.wrapping_add(1);
-        self.stats.consecutive_failures = self.stats.consecutive_failures.saturating_add(1);
         let wait = self
-            .config
-            .backoff
-            .delay(self.stats.consecutive_failures, self.jitter.next());
+            .stats
+            .record_failure(&self.config.backoff, self.jitter.next());
         trace_event!(
             warn,
             "UDP socket failed, retry in {} ms",
