@@ -118,6 +118,20 @@ fn send_when_taken<const N: usize, const U: usize>(
     });
 }
 
+/// A host on `side` of `wire` with one TCP socket and one UDP socket of `RX` and
+/// `TX` payload bytes and `META` datagrams each way.
+fn udp_host<const RX: usize, const TX: usize, const META: usize>(
+    wire: &'static Wire,
+    side: usize,
+) -> Host<1, 1> {
+    Host::with_udp(
+        wire,
+        side,
+        Sockets::default(),
+        udp_pool::<1, RX, TX, META>(),
+    )
+}
+
 /// Distinct bytes for datagram `i`, `len` long.
 fn datagram(i: u8, len: usize) -> Vec<u8> {
     (0..len).map(|k| (k as u8).wrapping_mul(31) ^ i).collect()
@@ -127,18 +141,8 @@ fn datagram(i: u8, len: usize) -> Vec<u8> {
 fn a_datagram_goes_there_and_back_with_its_bytes_and_its_sender() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut a = udp_host::<2048, 2048, 8>(wire, SERVER);
+    let mut b = udp_host::<2048, 2048, 8>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
 
@@ -246,18 +250,8 @@ fn receive_finds_nothing_without_waiting_and_wrong_calls_are_errors() {
 fn a_datagram_longer_than_the_buffer_fills_it_and_the_next_comes_whole() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut a = udp_host::<2048, 2048, 8>(wire, SERVER);
+    let mut b = udp_host::<2048, 2048, 8>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let mut s = bound(&mut server, PORT);
@@ -287,19 +281,9 @@ fn a_datagram_longer_than_the_buffer_fills_it_and_the_next_comes_whole() {
 fn a_full_transmit_buffer_would_block_and_its_datagrams_go_once_it_drains() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut a = udp_host::<2048, 2048, 8>(wire, SERVER);
     // 256 bytes to send: two datagrams of 100 fit, a third does not.
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 256, 4>(),
-    );
+    let mut b = udp_host::<2048, 256, 4>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let mut s = bound(&mut server, PORT);
@@ -342,19 +326,9 @@ fn a_full_transmit_buffer_would_block_and_its_datagrams_go_once_it_drains() {
 fn a_datagram_that_can_never_leave_is_an_error_and_the_socket_goes_on() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut a = udp_host::<2048, 2048, 8>(wire, SERVER);
     // A transmit buffer larger than an Ethernet frame holds.
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 4096, 4>(),
-    );
+    let mut b = udp_host::<2048, 4096, 4>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let mut s = bound(&mut server, PORT);
@@ -498,12 +472,7 @@ fn a_stack_without_udp_sockets_binds_none_and_handles_are_checked() {
     let refused = stack.unwrap().with_udp_sockets([tcp]).err();
     assert_eq!(refused, Some(SmoltcpError::NotUdp));
 
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 256, 256, 4>(),
-    );
+    let mut b = udp_host::<256, 256, 4>(wire, CLIENT);
     let udp = b.udp[0];
     let stack = SmoltcpStack::new(&mut b.iface, &mut b.device, &mut b.sockets, b.pool, &clock);
     let twice = stack.unwrap().with_udp_sockets([udp, udp]).err();
@@ -520,12 +489,7 @@ fn a_connected_socket_takes_datagrams_from_its_remote_only() {
         Sockets::default(),
         udp_pool::<2, 2048, 2048, 8>(),
     );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut b = udp_host::<2048, 2048, 8>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let mut s = bound(&mut server, PORT);
@@ -560,12 +524,7 @@ fn tcp_and_udp_share_the_echo_port_through_one_stack() {
         Sockets::default(),
         udp_pool::<1, 2048, 2048, 8>(),
     );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut b = udp_host::<2048, 2048, 8>(wire, CLIENT);
     let mut server: EchoServer<Stack<'_, 7, 1>, RecordingDisplay, 4> =
         EchoServer::new(a.stack(&clock), RecordingDisplay::new(), config());
     let mut udp = UdpEcho::<SmoltcpUdpSocket>::new();
@@ -635,18 +594,8 @@ fn tcp_and_udp_share_the_echo_port_through_one_stack() {
 fn the_librarys_udp_client_is_echoed_by_its_udp_echo_through_two_stacks() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 2048, 2048, 8>(),
-    );
+    let mut a = udp_host::<2048, 2048, 8>(wire, SERVER);
+    let mut b = udp_host::<2048, 2048, 8>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut echo = UdpEcho::<SmoltcpUdpSocket>::new();
     let client_config = ClientConfig::new(addr(SERVER, PORT))
@@ -682,18 +631,8 @@ fn the_librarys_udp_client_is_echoed_by_its_udp_echo_through_two_stacks() {
 fn a_sender_nobody_answers_arp_for_costs_seconds_of_echoes_not_the_socket() {
     let wire = Wire::leaked();
     let clock = MockClock::new();
-    let mut a = Host::<1, 1>::with_udp(
-        wire,
-        SERVER,
-        Sockets::default(),
-        udp_pool::<1, 4096, 4096, 8>(),
-    );
-    let mut b = Host::<1, 1>::with_udp(
-        wire,
-        CLIENT,
-        Sockets::default(),
-        udp_pool::<1, 4096, 4096, 8>(),
-    );
+    let mut a = udp_host::<4096, 4096, 8>(wire, SERVER);
+    let mut b = udp_host::<4096, 4096, 8>(wire, CLIENT);
     let mut server = a.stack(&clock);
     let mut client = b.stack(&clock);
     let mut echo = UdpEcho::<SmoltcpUdpSocket, 2, 600>::sized();
