@@ -27,8 +27,8 @@ use embedded_nal::{nb, TcpClientStack};
 use nal_echo::stack::at::{AtConfig, AtError, AtSocket, AtStack, AtUdpSocket, WifiState};
 use nal_echo::time::{Clock, MockClock};
 use nal_echo::{
-    Backoff, ClientConfig, ClientError, Duration, PeriodicClient, UdpPeriodicClient,
-    TUTORIAL_MESSAGES,
+    Backoff, ClientConfig, ClientError, ClientStats, Duration, PeriodicClient, Progress,
+    UdpPeriodicClient, TUTORIAL_MESSAGES,
 };
 use proptest::prelude::*;
 
@@ -51,12 +51,16 @@ fn modem_round(esp: &mut FakeEsp) {
     std::thread::yield_now();
 }
 
-fn client(serial: Serial, remote: std::net::SocketAddr) -> Client {
-    let stack = AtStack::new(
+fn modem_stack(serial: Serial) -> AtStack<Serial, WallClock> {
+    AtStack::new(
         serial,
         WallClock::new(),
         AtConfig::new(SSID, PASSWORD).unwrap(),
-    );
+    )
+}
+
+/// The tutorial's messages every 40 ms to `remote`, with short timeouts and backoff.
+fn client_config(remote: std::net::SocketAddr) -> ClientConfig {
     let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
     config.period = Duration::from_millis(40);
     config.connect_timeout = Duration::from_secs(3);
@@ -66,17 +70,52 @@ fn client(serial: Serial, remote: std::net::SocketAddr) -> Client {
         max: Duration::from_millis(400),
         jitter: Duration::from_millis(20),
     };
-    PeriodicClient::new(stack, WallClock::new(), config)
+    config
+}
+
+fn client(serial: Serial, remote: std::net::SocketAddr) -> Client {
+    PeriodicClient::new(modem_stack(serial), WallClock::new(), client_config(remote))
+}
+
+/// The TCP or the UDP client over the modem, as `run_until` drives them.
+trait ModemClient {
+    fn stack(&mut self) -> &mut AtStack<Serial, WallClock>;
+    fn poll_client(&mut self) -> Result<Progress, ClientError<AtError>>;
+    fn client_stats(&self) -> &ClientStats;
+}
+
+impl ModemClient for Client {
+    fn stack(&mut self) -> &mut AtStack<Serial, WallClock> {
+        self.stack_mut()
+    }
+    fn poll_client(&mut self) -> Result<Progress, ClientError<AtError>> {
+        self.poll()
+    }
+    fn client_stats(&self) -> &ClientStats {
+        self.stats()
+    }
+}
+
+impl ModemClient for UdpClient {
+    fn stack(&mut self) -> &mut AtStack<Serial, WallClock> {
+        self.stack_mut()
+    }
+    fn poll_client(&mut self) -> Result<Progress, ClientError<AtError>> {
+        self.poll()
+    }
+    fn client_stats(&self) -> &ClientStats {
+        self.stats()
+    }
 }
 
 /// The firmware's main loop, with the modem's side in between: polls the stack and
 /// the client, lets the modem answer, until `done`. Collects the client's errors.
-fn run_until(
-    client: &mut Client,
+fn run_until<C: ModemClient>(
+    client: &mut C,
     esp: &mut FakeEsp,
     errors: &mut Vec<ClientError<AtError>>,
     what: &str,
-    mut done: impl FnMut(&Client, &FakeEsp) -> bool,
+    mut done: impl FnMut(&C, &FakeEsp) -> bool,
 ) {
     let start = StdInstant::now();
     for _ in 0..ROUNDS {
@@ -86,16 +125,16 @@ fn run_until(
         if start.elapsed() > PATIENCE {
             break;
         }
-        client.stack_mut().poll();
-        if let Err(e) = client.poll() {
+        client.stack().poll();
+        if let Err(e) = client.poll_client() {
             errors.push(e);
         }
         modem_round(esp);
     }
-    let wifi = client.stack_mut().wifi_state();
+    let wifi = client.stack().wifi_state();
     panic!(
         "gave up waiting for {what}: {:?}, wifi {wifi:?}, errors {errors:?}, modem saw {:?}",
-        client.stats(),
+        client.client_stats(),
         esp.commands,
     );
 }
@@ -567,50 +606,7 @@ proptest! {
 }
 
 fn udp_client(serial: Serial, remote: std::net::SocketAddr) -> UdpClient {
-    let stack = AtStack::new(
-        serial,
-        WallClock::new(),
-        AtConfig::new(SSID, PASSWORD).unwrap(),
-    );
-    let mut config = ClientConfig::new(remote).with_messages(TUTORIAL_MESSAGES);
-    config.period = Duration::from_millis(40);
-    config.echo_timeout = Duration::from_secs(3);
-    config.backoff = Backoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(400),
-        jitter: Duration::from_millis(20),
-    };
-    UdpPeriodicClient::new(stack, WallClock::new(), config)
-}
-
-/// `run_until` for the UDP client.
-fn run_udp_until(
-    client: &mut UdpClient,
-    esp: &mut FakeEsp,
-    errors: &mut Vec<ClientError<AtError>>,
-    what: &str,
-    mut done: impl FnMut(&UdpClient) -> bool,
-) {
-    let start = StdInstant::now();
-    for _ in 0..ROUNDS {
-        if done(client) {
-            return;
-        }
-        if start.elapsed() > PATIENCE {
-            break;
-        }
-        client.stack_mut().poll();
-        if let Err(e) = client.poll() {
-            errors.push(e);
-        }
-        modem_round(esp);
-    }
-    let wifi = client.stack_mut().wifi_state();
-    panic!(
-        "gave up waiting for {what}: {:?}, wifi {wifi:?}, errors {errors:?}, modem saw {:?}",
-        client.stats(),
-        esp.commands,
-    );
+    UdpPeriodicClient::new(modem_stack(serial), WallClock::new(), client_config(remote))
 }
 
 /// Runs the UDP client against a UDP echo server through `esp` until six
@@ -620,12 +616,12 @@ fn udp_client_echoes(esp: &mut FakeEsp, serial: Serial) -> UdpClient {
     let server = UdpEchoServer::start();
     let mut client = udp_client(serial, server.addr);
     let mut errors = Vec::new();
-    run_udp_until(
+    run_until(
         &mut client,
         esp,
         &mut errors,
         "six echoes, none in flight",
-        |c| c.stats().echoed >= 6 && c.in_flight() == 0,
+        |c, _| c.stats().echoed >= 6 && c.in_flight() == 0,
     );
     let stats = *client.stats();
     assert_eq!(stats.sent, stats.echoed, "{stats:?}");
@@ -913,17 +909,17 @@ fn the_udp_client_connects_a_new_link_after_the_modem_drops_one() {
     let server = UdpEchoServer::start();
     let mut client = udp_client(serial, server.addr);
     let mut errors = Vec::new();
-    run_udp_until(&mut client, &mut esp, &mut errors, "six echoes", |c| {
+    run_until(&mut client, &mut esp, &mut errors, "six echoes", |c, _| {
         c.stats().echoed >= 6
     });
     esp.drop_link();
     let echoed = client.stats().echoed;
-    run_udp_until(
+    run_until(
         &mut client,
         &mut esp,
         &mut errors,
         "six more echoes over a new link",
-        |c| c.stats().echoed >= echoed + 6,
+        |c, _| c.stats().echoed >= echoed + 6,
     );
     let stats = *client.stats();
     assert_eq!(stats.connects, 2, "{stats:?}");
