@@ -291,14 +291,16 @@ def echo_blob(port, size, timeout=120.0, data=None):
         s.close()
 
 
-def rtt_median(port, rounds=200, size=64):
-    s = connect(port)
+def rtt_median(port, rounds=200, size=64, udp=False):
+    """Median of `rounds` round trips of `size` bytes, over TCP or UDP."""
+    s = udp_socket(port) if udp else connect(port)
+    exchange = udp_echo if udp else echo
     try:
         msg = bytes(range(size))
         times = []
         for _ in range(rounds):
             t0 = time.perf_counter()
-            echo(s, msg)
+            exchange(s, msg)
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
     finally:
@@ -322,20 +324,6 @@ def udp_echo(u, msg):
         raise TestError(f"no echo of a {len(msg)}-byte datagram within {u.gettimeout()} s")
     if back != msg:
         raise TestError(f"datagram of {len(msg)} bytes came back as {len(back)} bytes, changed")
-
-
-def udp_rtt_median(port, rounds=200, size=64):
-    u = udp_socket(port)
-    try:
-        msg = bytes(range(size))
-        times = []
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            udp_echo(u, msg)
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
-    finally:
-        u.close()
 
 
 def udp_rate(port, count=2000, window=8, size=64):
@@ -712,7 +700,7 @@ def figures(ctx):
         "random": lambda port: MIB / echo_blob(port, MIB) / MIB,
         "text": lambda port, text=text_bytes(MIB): MIB / echo_blob(port, MIB, data=text) / MIB,
         "rtt": lambda port: rtt_median(port, 200) * 1e3,
-        "udp-rtt": lambda port: udp_rtt_median(port, 200) * 1e3,
+        "udp-rtt": lambda port: rtt_median(port, 200, udp=True) * 1e3,
         "udp-rate": lambda port: udp_rate(port, 2000),
     }
     try:
