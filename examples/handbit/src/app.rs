@@ -17,8 +17,10 @@ use core::net::{IpAddr, Ipv4Addr};
 use esp_println::println;
 use esp_rtos::CurrentThreadHandle;
 use nal_echo::display::PanelInit;
-use nal_echo::stack::smoltcp::SmoltcpStack;
-use nal_echo::{Clock, Duration, EchoServer, Instant, ServerConfig, ServerEvent, ServerStats};
+use nal_echo::stack::smoltcp::{SmoltcpStack, SmoltcpUdpSocket, UdpSocketPool};
+use nal_echo::{
+    Clock, Duration, EchoServer, Instant, ServerConfig, ServerEvent, ServerStats, UdpEcho,
+};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 
 use crate::button::Button;
@@ -45,8 +47,15 @@ const WIFI_PAGE_REFRESH: Duration = Duration::from_millis(250);
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The server of this firmware.
-type Server<'s, 'b, D> =
-    EchoServer<SmoltcpStack<'s, 'b, WifiDevice, BoardClock, { net::POOL }>, D, { net::SLOTS }, BUF>;
+type Server<'s, 'b, D> = EchoServer<
+    SmoltcpStack<'s, 'b, WifiDevice, BoardClock, { net::POOL }, 1>,
+    D,
+    { net::SLOTS },
+    BUF,
+>;
+/// The UDP echo beside the TCP slots, on the same port: datagrams up to the
+/// largest a frame carries (a datagram that fills the buffer may have been cut).
+type Datagrams = UdpEcho<SmoltcpUdpSocket, 2, { net::LARGEST_DATAGRAM + 1 }>;
 
 /// What the board wiring hands to [`run`].
 pub struct Board<'d, D, B> {
@@ -85,7 +94,10 @@ where
     let mut storage = [SocketStorage::EMPTY; net::SOCKETS];
     let mut buffers = [[0u8; net::SOCKET_BUFFER]; net::POOL];
     let mut sockets = SocketSet::new(&mut storage[..]);
+    let mut udp_buffers =
+        UdpSocketPool::<1, { net::UDP_BUFFER }, { net::UDP_BUFFER }, { net::UDP_PACKETS }>::new();
     let (dhcp, pool) = net::add_sockets(&mut sockets, &mut buffers);
+    let udp = udp_buffers.add_to(&mut sockets, |_| {});
 
     let mut pages = PageDrawer::new();
     let mut panel = PanelInit::new();
@@ -110,11 +122,12 @@ where
         };
         println!("address {ip}: echo server on port {PORT}");
 
-        let stack = match SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
-        {
+        let stack = SmoltcpStack::new(&mut iface, &mut device, &mut sockets, pool, BoardClock)
+            .and_then(|stack| stack.with_udp_sockets(udp));
+        let stack = match stack {
             Ok(stack) => stack.with_port_seed(port_seed),
-            // Only a pool of wrong handles fails, and net::add_sockets made it.
-            Err(e) => panic!("smoltcp socket pool: {e:?}"),
+            // Only pools of wrong handles fail, and this function made them.
+            Err(e) => panic!("smoltcp socket pools: {e:?}"),
         };
         port_seed = port_seed.wrapping_add(7919);
         let mut config = ServerConfig::default();
@@ -228,10 +241,41 @@ enum End {
     Readdressed(Ipv4Addr),
 }
 
-/// Serves until the Wi-Fi link has been down for [`LINK_GRACE`] or the DHCP lease
-/// changes or is lost.
+/// Serves TCP and UDP until the Wi-Fi link has been down for [`LINK_GRACE`] or the
+/// DHCP lease changes or is lost.
 fn serve<D, B>(
     server: &mut Server<'_, '_, D>,
+    panel: &mut PanelInit,
+    link: &mut WifiLink<'_>,
+    lease: Leased,
+    button_b: &mut B,
+    pages: &mut PageDrawer,
+    totals: &ServerStats,
+) -> End
+where
+    D: Panel,
+    D::Error: fmt::Debug,
+    B: FnMut() -> bool,
+{
+    let mut datagrams = Datagrams::sized();
+    let end = serve_until_end(
+        server,
+        &mut datagrams,
+        panel,
+        link,
+        lease,
+        button_b,
+        pages,
+        totals,
+    );
+    datagrams.close(server.stack_mut());
+    end
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve_until_end<D, B>(
+    server: &mut Server<'_, '_, D>,
+    datagrams: &mut Datagrams,
     panel: &mut PanelInit,
     link: &mut WifiLink<'_>,
     lease: Leased,
@@ -292,13 +336,11 @@ where
         }
         match server.poll(now) {
             Ok(p) => progress |= p.is_busy(),
-            Err(e) => {
-                // Retried by the next poll; logged at most once a second.
-                if last_error.is_none_or(|t| now - t >= ERROR_LOG_INTERVAL) {
-                    last_error = Some(now);
-                    println!("server: {e}");
-                }
-            }
+            Err(e) => log_error(&mut last_error, now, &e),
+        }
+        match server.poll_udp(datagrams, now) {
+            Ok(p) => progress |= p.is_busy(),
+            Err(e) => log_error(&mut last_error, now, &e),
         }
         while let Some(event) = server.next_event() {
             log_event(&event);
@@ -334,6 +376,14 @@ where
             // Nothing to do now: let the idle task run (and the chip doze) briefly.
             sleep_ms(1);
         }
+    }
+}
+
+/// Stack-wide trouble is retried by the next poll; logged at most once a second.
+fn log_error(last: &mut Option<Instant>, now: Instant, error: &dyn fmt::Display) {
+    if last.is_none_or(|t| now - t >= ERROR_LOG_INTERVAL) {
+        *last = Some(now);
+        println!("server: {error}");
     }
 }
 

@@ -1,4 +1,4 @@
-//! nal-echo on the Handbit (掌控板): the tutorial's TCP echo server on port 5001,
+//! nal-echo on the Handbit (掌控板): the tutorial's TCP echo server on port 5001 (and UDP),
 //! with `ip:5001` and `accepting.....` on the board's OLED.
 //!
 //! # The board

@@ -25,8 +25,17 @@ pub const SLOTS: usize = 4;
 /// other connections are still closing (nal-echo's `stack::smoltcp` docs:
 /// `SLOTS + 2 + C`, C connections still closing).
 pub const POOL: usize = SLOTS + 2 + 2;
-/// All sockets of the set: the pool and the DHCP client.
-pub const SOCKETS: usize = POOL + 1;
+/// All sockets of the set: the pool, the DHCP client and the UDP echo's socket.
+pub const SOCKETS: usize = POOL + 2;
+/// The largest datagram one Wi-Fi frame carries: esp-radio's MTU (1492, counted
+/// with the 14-byte Ethernet header) less the IPv4 and UDP headers (smoltcp
+/// reassembles no fragments).
+pub const LARGEST_DATAGRAM: usize = 1492 - 14 - 20 - 8;
+/// Payload bytes of the UDP socket's receive and of its send buffer: two of the
+/// largest datagrams.
+pub const UDP_BUFFER: usize = 2 * LARGEST_DATAGRAM;
+/// Datagrams each UDP buffer holds, whatever their sizes.
+pub const UDP_PACKETS: usize = 8;
 /// Receive buffer (the window offered to a peer) and send buffer of each TCP socket.
 pub const SOCKET_RX: usize = 2048;
 pub const SOCKET_TX: usize = 2048;
