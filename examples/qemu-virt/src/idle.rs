@@ -41,17 +41,7 @@ pub struct Sleeper {
 impl Sleeper {
     /// Route the card's interrupt to hart 0 (waking only) and arm nothing yet.
     pub fn new(phy: &VirtioPhy) -> Self {
-        let irq = phy.slot() + 1;
-        // SAFETY: PLIC, CLINT and CSR accesses of the virt machine's hart 0; with
-        // mstatus.MIE off the enabled interrupts never trap.
-        unsafe {
-            MTIMECMP.write_volatile(u64::MAX);
-            ((PLIC_PRIORITY + 4 * irq) as *mut u32).write_volatile(1);
-            let enable = (PLIC_ENABLE + 4 * (irq / 32)) as *mut u32;
-            enable.write_volatile(enable.read_volatile() | 1 << (irq % 32));
-            (PLIC_THRESHOLD as *mut u32).write_volatile(0);
-            core::arch::asm!("csrs mie, {0}", in(reg) MIE_MTIE | MIE_MEIE);
-        }
+        enable_wakeups(phy.slot());
         Self {
             virtio: slot_base(phy.slot()),
             idle_since: None,
@@ -74,17 +64,13 @@ impl Sleeper {
         if now.saturating_sub(since) < IDLE_AFTER_MS * TICKS_PER_MS {
             return;
         }
-        self.clear_interrupts();
+        ack_card_interrupt(self.virtio);
+        clear_plic();
         if poll() {
             self.idle_since = None;
             return;
         }
-        // SAFETY: as in `new`; wfi returns once mip & mie is nonzero.
-        unsafe {
-            MTIMECMP.write_volatile(now + SLEEP_MS * TICKS_PER_MS);
-            core::arch::asm!("wfi");
-            MTIMECMP.write_volatile(u64::MAX);
-        }
+        sleep_until(now + SLEEP_MS * TICKS_PER_MS);
         self.sleeps += 1;
     }
 
@@ -92,24 +78,62 @@ impl Sleeper {
     pub fn sleeps(&self) -> u64 {
         self.sleeps
     }
+}
 
-    /// Acknowledge the card's interrupt, then claim and complete it at the PLIC, so
-    /// that only a new one wakes the hart.
-    fn clear_interrupts(&self) {
-        // SAFETY: the card's virtio-mmio registers and the PLIC's claim register.
-        unsafe {
-            let status = ((self.virtio + VIRTIO_INTERRUPT_STATUS) as *const u32).read_volatile();
-            if status != 0 {
-                ((self.virtio + VIRTIO_INTERRUPT_ACK) as *mut u32).write_volatile(status);
-            }
-            let claim = PLIC_CLAIM as *mut u32;
-            for _ in 0..32 {
-                let irq = claim.read_volatile();
-                if irq == 0 {
-                    break;
-                }
-                claim.write_volatile(irq);
-            }
+/// Let the card in virtio-mmio slot `slot` (PLIC source `slot + 1`) and the timer
+/// wake the hart from `wfi`. Only waking: `mstatus.MIE` stays off, so no handler
+/// runs, and `mtimecmp` is disarmed until [`sleep_until`].
+pub fn enable_wakeups(slot: usize) {
+    let irq = slot + 1;
+    // SAFETY: PLIC, CLINT and CSR accesses of the virt machine's hart 0; with
+    // mstatus.MIE off the enabled interrupts never trap.
+    unsafe {
+        MTIMECMP.write_volatile(u64::MAX);
+        ((PLIC_PRIORITY + 4 * irq) as *mut u32).write_volatile(1);
+        let enable = (PLIC_ENABLE + 4 * (irq / 32)) as *mut u32;
+        enable.write_volatile(enable.read_volatile() | 1 << (irq % 32));
+        (PLIC_THRESHOLD as *mut u32).write_volatile(0);
+        core::arch::asm!("csrs mie, {0}", in(reg) MIE_MTIE | MIE_MEIE);
+    }
+}
+
+/// Acknowledge the interrupt of the card whose registers are at `virtio` (see
+/// [`slot_base`]); returns whether it had one (it used a receive or a transmit
+/// buffer since the last acknowledgement). One register read when it had none.
+pub fn ack_card_interrupt(virtio: usize) -> bool {
+    // SAFETY: the card's virtio-mmio interrupt status and acknowledge registers.
+    unsafe {
+        let status = ((virtio + VIRTIO_INTERRUPT_STATUS) as *const u32).read_volatile();
+        if status != 0 {
+            ((virtio + VIRTIO_INTERRUPT_ACK) as *mut u32).write_volatile(status);
         }
+        status != 0
+    }
+}
+
+/// Claim and complete every interrupt pending at the PLIC, so that only a new one
+/// wakes the hart (acknowledge the card's first: [`ack_card_interrupt`]).
+pub fn clear_plic() {
+    // SAFETY: the PLIC's claim register of hart 0's M-mode context.
+    unsafe {
+        let claim = PLIC_CLAIM as *mut u32;
+        for _ in 0..32 {
+            let irq = claim.read_volatile();
+            if irq == 0 {
+                break;
+            }
+            claim.write_volatile(irq);
+        }
+    }
+}
+
+/// `wfi` until an enabled interrupt is pending or `mtime` reaches `deadline`, then
+/// disarm the timer again. Returns at once if an interrupt is already pending.
+pub fn sleep_until(deadline: u64) {
+    // SAFETY: as in `enable_wakeups`; wfi returns once mip & mie is nonzero.
+    unsafe {
+        MTIMECMP.write_volatile(deadline);
+        core::arch::asm!("wfi");
+        MTIMECMP.write_volatile(u64::MAX);
     }
 }

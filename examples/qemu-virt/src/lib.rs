@@ -12,6 +12,9 @@
 //!   interface and TCP sockets.
 //! * [`display`]: [`FrameDisplay`], the 128x64 screen, sent over serial as text.
 //! * [`idle`]: [`Sleeper`], `wfi` while there is nothing to do.
+//! * For the async firmware: [`executor`] (embassy's executor in a loop that
+//!   sleeps), [`time_driver`] (embassy-time on the CLINT) and [`net_driver`] (the
+//!   card as an embassy-net driver).
 //!
 //! No heap: packet, socket and virtqueue memory are statics, handed out once
 //! ([`TakeOnce`]).
@@ -43,8 +46,11 @@
 
 pub mod clock;
 pub mod display;
+pub mod executor;
 pub mod idle;
 pub mod net;
+pub mod net_driver;
+pub mod time_driver;
 pub mod uart;
 
 pub use clock::{mtime, BoardClock};

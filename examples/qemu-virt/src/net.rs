@@ -293,6 +293,19 @@ impl phy::RxToken for Rx<'_> {
     }
 }
 
+impl Rx<'_> {
+    /// The frame, mutable (embassy-net's token hands out `&mut [u8]`). A reply sent
+    /// from inside `f` uses the transmit ring, not this borrow.
+    pub fn consume_mut<R>(self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut rx = self.phy.rx.borrow_mut();
+        let (start, len) = (self.start, self.len);
+        let result = f(&mut rx.buffers[self.slot][start..start + len]);
+        drop(rx);
+        result
+        // The buffer goes back to the card in `drop`.
+    }
+}
+
 impl Drop for Rx<'_> {
     fn drop(&mut self) {
         let mut rx = self.phy.rx.borrow_mut();
@@ -346,14 +359,7 @@ impl phy::TxToken for Tx<'_> {
 /// via `10.0.2.2`, the card's MAC, a random seed from `mtime` (TCP initial sequence
 /// numbers). Panics without a virtio-net card.
 pub fn init() -> (VirtioPhy, Interface) {
-    let Some((slot, transport)) = find_net() else {
-        panic!("no virtio-net device: start QEMU with -device virtio-net-device,netdev=...");
-    };
-    let net = match Net::new(transport) {
-        Ok(net) => net,
-        Err(e) => panic!("virtio-net init: {e:?}"),
-    };
-    let mut phy = VirtioPhy::new(slot, net);
+    let mut phy = card();
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(phy.mac())));
     config.random_seed = mtime() ^ 0x9e37_79b9_7f4a_7c15;
     let mut iface = Interface::new(config, &mut phy, smoltcp_now());
@@ -362,6 +368,19 @@ pub fn init() -> (VirtioPhy, Interface) {
     });
     let _ = iface.routes_mut().add_default_ipv4_route(GATEWAY);
     (phy, iface)
+}
+
+/// Find and start the card, with every receive buffer given to it. Panics without a
+/// virtio-net card, or if called twice.
+pub fn card() -> VirtioPhy {
+    let Some((slot, transport)) = find_net() else {
+        panic!("no virtio-net device: start QEMU with -device virtio-net-device,netdev=...");
+    };
+    let net = match Net::new(transport) {
+        Ok(net) => net,
+        Err(e) => panic!("virtio-net init: {e:?}"),
+    };
+    VirtioPhy::new(slot, net)
 }
 
 /// Socket storage for `N` sockets (at most [`MAX_SOCKETS`]) and `N` TCP sockets in
