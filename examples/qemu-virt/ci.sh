@@ -6,10 +6,12 @@
 #
 # Installs qemu-system-misc if qemu-system-riscv64 is missing (Debian/Ubuntu, as
 # root), adds the rustup target, checks the firmware's format and clippy (-D
-# warnings), builds server, raw and client (release), the client
+# warnings, all binaries including server-async), builds server, server-async, raw
+# and client (release), the client
 # once more with the test settings (as client-test, and over UDP as
 # client-test-udp), and the main crate's
-# qemu_frame example, then runs qemu_test.py. Its last line is `N passed, M failed`
+# qemu_frame example, then runs qemu_test.py (its tests against both server
+# firmware, poll and async). Its last line is `N passed, M failed`
 # (build steps and tests); the exit status is non-zero on any failure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +60,7 @@ step "firmware: format and clippy"
 need "cargo fmt --check" fw_cargo fmt --check
 need "cargo clippy" fw_cargo clippy --release --locked -- -D warnings
 
-step "firmware: server, raw, client (release)"
+step "firmware: server, server-async, raw, client (release)"
 need "cargo build --release" fw_cargo build --release --locked --bins
 
 step "firmware: client with the test settings"

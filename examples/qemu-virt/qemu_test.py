@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Tests of the nal-echo firmware on emulated RISC-V boards (QEMU virt).
 
-    python3 qemu_test.py [--figures] [--only NAME]... [--keep-logs]
+    python3 qemu_test.py [--figures] [--only NAME]... [--firmware FW]... [--keep-logs]
 
 Builds nothing: run ci.sh (or the cargo commands in README.md) first. It needs, in
-target/riscv64gc-unknown-none-elf/release/: `server`, `raw` (for --figures) and
-`client-test` (the client built with a small PERIOD_MS and COUNT, see ci.sh; the
-port it connects to is read from its first serial line), and `cargo` to run the
-main crate's `qemu_frame` example.
+target/riscv64gc-unknown-none-elf/release/: `server`, `server-async`, `raw` (for
+--figures) and `client-test` (the client built with a small PERIOD_MS and COUNT, see
+ci.sh; the port it connects to is read from its first serial line), and `cargo` to
+run the main crate's `qemu_frame` example.
+
+Every test runs against each server firmware (--firmware picks some: `server`, the
+poll EchoServer over smoltcp, and `server-async`, the AsyncEchoServer over
+embassy-net); the UDP tests only against firmware that answers UDP.
 
 Tests (all by default; --only picks some, by name):
   tutorial      the tutorial's two messages echoed by the server firmware
@@ -16,10 +20,12 @@ Tests (all by default; --only picks some, by name):
   slots         4 clients served at once, a 5th closed cleanly, freed slots reused
   at-once       5 clients connecting in the same instant: 4 served, the 5th closed
   two-boards    server firmware and client firmware in two QEMUs, >= 10 echoes
+  udp           datagrams echoed beside TCP (firmware that answers UDP)
+  two-boards-udp  two-boards with the client over UDP (likewise)
 --figures adds firmware sizes and echo throughput (1 MiB, random and text) and
-64-byte round trip of the library server against the raw smoltcp server, both
-boards running and measured in turn (--runs N times), as markdown tables;
-`--only none --figures` measures only.
+64-byte round trip of the library servers (poll and async) against the raw smoltcp
+server, all boards running and measured in turn (--runs N times), as markdown
+tables; `--only none --figures` measures only.
 
 Every QEMU it starts is killed at the end; every wait has a timeout. Exit status:
 0 if all tests passed, 1 otherwise. The last line is `N passed, M failed`.
@@ -48,6 +54,8 @@ RUN_SH = os.path.join(HERE, "run.sh")
 BOOT_TIMEOUT = 30.0  # seconds until `listening on` (QEMU start + boot)
 IO_TIMEOUT = 10.0  # any single socket operation
 TUTORIAL = [b"Hello Handbit", b"I'am MixNo"]
+# The server firmware the tests run against, and whether each answers UDP on 5001.
+FIRMWARE = {"server": True, "server-async": False}
 
 QEMUS = []  # every QEMU process started, to kill at the end
 
@@ -376,8 +384,8 @@ def test_tutorial(ctx):
             echo(s, msg)
     finally:
         s.close()
-    board.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5, mark)
-    board.wait_for(r"^disconnect 10\.0\.2\.2:\d+ slot \d \(peer closed\)", 5, mark)
+    board.wait_for(rf"^connect {ctx.peer()} slot \d", 5, mark)
+    board.wait_for(rf"^disconnect {ctx.peer()} slot \d \(peer closed\)", 5, mark)
 
 
 def test_udp(ctx):
@@ -427,9 +435,9 @@ def test_frame(ctx):
         wait_for_block(board, MESSAGE_ROWS, 5, mark)
     finally:
         s.close()
-    snapshot = os.path.join(ctx.logdir, "frame.log")
+    snapshot = os.path.join(ctx.logdir, f"frame-{ctx.firmware}.log")
     shutil.copyfile(board.log_path, snapshot)
-    png = os.path.join(ctx.logdir, "frame.png")
+    png = os.path.join(ctx.logdir, f"frame-{ctx.firmware}.png")
     out = run_frame_tool([snapshot, "--png", png, "--expect-message", last])
     if out.returncode != 0:
         raise TestError(f"qemu_frame --expect-message {last!r}: exit {out.returncode}\n{out.stdout}{out.stderr}")
@@ -485,7 +493,7 @@ def test_slots(ctx):
             s = connect(port)
             clients.append(s)
             echo(s, f"client {i}".encode())
-            board.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5, mark)
+            board.wait_for(rf"^connect {ctx.peer()} slot \d", 5, mark)
         for i, s in enumerate(clients):
             echo(s, f"still {i}".encode())
         mark = len(board.text())
@@ -494,7 +502,7 @@ def test_slots(ctx):
             expect_eof(fifth)
         finally:
             fifth.close()
-        board.wait_for(r"^reject 10\.0\.2\.2:\d+ \(slots full\)", 5, mark)
+        board.wait_for(rf"^reject {ctx.peer()} \(slots full\)", 5, mark)
         for i, s in enumerate(clients):
             echo(s, f"after reject {i}".encode())
         mark = len(board.text())
@@ -581,7 +589,7 @@ def test_at_once(ctx):
     them and hands them to the card at `cont`), as on a LAN where five cameras power
     up at once. Each of the 4 served ones gets its own bytes back; the 5th is closed
     (FIN, not a reset)."""
-    board = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, "at-once", monitor=True)
+    board = boot_server(ctx.elf(), ctx.logdir, f"at-once-{ctx.firmware}", monitor=True)
     monitor = Monitor(board)
     socks = []
     try:
@@ -589,8 +597,8 @@ def test_at_once(ctx):
         socks = connect_while_paused(board.host_port, monitor, 5)
         mark = len(board.text())
         monitor.command("cont")
-        wait_for_count(board, r"^connect 10\.0\.2\.2:\d+ slot \d", 4, 10, mark)
-        board.wait_for(r"^reject 10\.0\.2\.2:\d+ \(slots full\)", 10, mark)
+        wait_for_count(board, rf"^connect {ctx.peer()} slot \d", 4, 10, mark)
+        board.wait_for(rf"^reject {ctx.peer()} \(slots full\)", 10, mark)
         fifth = closed_by_server(socks)
         served = [s for s in socks if s is not fifth]
         for i, s in enumerate(served):
@@ -610,7 +618,7 @@ def test_at_once(ctx):
 def test_two_boards(ctx, elf_name="client-test", name="two-boards", udp=False):
     elf = os.path.join(ELF_DIR, elf_name)
     port = client_port(ctx, elf, udp)
-    server = boot_server(os.path.join(ELF_DIR, "server"), ctx.logdir, f"{name}-server", port)
+    server = boot_server(ctx.elf(), ctx.logdir, f"{name}-{ctx.firmware}", port)
     try:
         if udp:
             server.wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
@@ -626,7 +634,7 @@ def test_two_boards(ctx, elf_name="client-test", name="two-boards", udp=False):
         if int(echoed) < 10 or int(mismatches) != 0:
             raise TestError(f"client: echoed {echoed}, mismatches {mismatches}")
         if not udp:
-            server.wait_for(r"^connect 10\.0\.2\.2:\d+ slot \d", 5)
+            server.wait_for(rf"^connect {ctx.peer()} slot \d", 5)
         print(f"    client firmware: sent {sent} echoed {echoed} mismatches {mismatches} rtt min/avg/max {rtt} ms")
     finally:
         server.stop()
@@ -686,13 +694,16 @@ MIB = 1 << 20
 
 
 def figures(ctx):
-    """Sizes, then throughput and round trip of the library server and the raw one.
-    Both boards run at once (an idle board sleeps, so it costs the other nothing).
-    Each measure is taken of the two boards back to back, in turns (the library
-    board first in even runs, the raw one in odd runs), so that changes in the
-    host's load and any cost of going first or second hit both alike. The ratio
-    is the median of the per-run ratios; the absolute figures are medians too."""
-    names = ("server", "raw")
+    """Sizes, then throughput and round trip of the library servers (poll and async)
+    and the raw one. All boards run at once (an idle board sleeps, so it costs the
+    others nothing). Each measure is taken of the boards back to back, in turns (the
+    order rotates from run to run, so each board goes first equally often), so that
+    changes in the host's load and any cost of going first or last hit all alike. A
+    ratio is the median of the per-run ratios to raw; the absolute figures are
+    medians too. UDP is measured only on firmware that answers it."""
+    libs = [n for n in FIRMWARE if not ctx.args.firmware or n in ctx.args.firmware]
+    names = libs + ["raw"]
+    udp = {n: FIRMWARE.get(n, True) for n in names}
     sizes = {n: elf_sizes(os.path.join(ELF_DIR, n)) for n in names}
     runs = ctx.args.runs
     boards = {}
@@ -703,26 +714,36 @@ def figures(ctx):
         "udp-rtt": lambda port: rtt_median(port, 200, udp=True) * 1e3,
         "udp-rate": lambda port: udp_rate(port, 2000),
     }
+    UDP_MEASURES = ("udp-rtt", "udp-rate")
     try:
         for name in names:
             boards[name] = boot_server(os.path.join(ELF_DIR, name), ctx.logdir, f"fig-{name}")
-            boards[name].wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
+            if udp[name]:
+                boards[name].wait_for(r"^udp on 10\.0\.2\.15:5001", BOOT_TIMEOUT)
         results = {n: {k: [] for k in measures} for n in names}
         for name in names:  # warm up
             echo_blob(boards[name].host_port, 64 * 1024)
             rtt_median(boards[name].host_port, 20)
         for run in range(runs):
-            order = names if run % 2 == 0 else names[::-1]
+            r = run % len(names)
+            order = names[r:] + names[:r]
             for key, measure in measures.items():
                 for name in order:
+                    if key in UDP_MEASURES and not udp[name]:
+                        continue
                     results[name][key].append(measure(boards[name].host_port))
     finally:
         for board in boards.values():
             board.stop()
-    med = {n: {k: statistics.median(v) for k, v in results[n].items()} for n in names}
-    ratios = {k: sorted(a / b for a, b in zip(results["server"][k], results["raw"][k])) for k in measures}
-    ratio = {k: statistics.median(v) for k, v in ratios.items()}
-    quartiles = {k: (v[len(v) // 4], v[(3 * len(v)) // 4]) for k, v in ratios.items()}
+    med = {n: {k: statistics.median(v) for k, v in results[n].items() if v} for n in names}
+    ratio, quartiles = {}, {}
+    for n in libs:
+        for k in measures:
+            if not results[n][k]:
+                continue
+            v = sorted(a / b for a, b in zip(results[n][k], results["raw"][k]))
+            ratio[n, k] = statistics.median(v)
+            quartiles[n, k] = (v[len(v) // 4], v[(3 * len(v)) // 4])
 
     print()
     print("| firmware | text | data | bss |")
@@ -732,29 +753,36 @@ def figures(ctx):
         print(f"| {name} | {t} | {d} | {b} |")
     print()
     print("(bytes, as `size` counts them: text = code + read-only data; bss without riscv-rt's"
-          " stack region; both include 256 KiB of socket buffers, 64 KiB of packet buffers and"
-          " 32 KiB of virtqueue memory)")
+          " stack region; `server` and `raw` include 256 KiB of socket buffers, `server-async`"
+          " 160 KiB (5 sockets of 2 x 16 KiB, edge-nal-embassy's TcpBuffers); all include"
+          " 64 KiB of packet buffers and 32 KiB of virtqueue memory)")
     print()
-    print("| measure | nal-echo server | raw smoltcp | ratio (quartiles) | goal |")
-    print("|---|---:|---:|---:|---|")
-    for key, label in (("random", "echo throughput, 1 MiB random bytes"), ("text", "echo throughput, 1 MiB text")):
-        verdict = "met" if ratio[key] >= 0.9 else "not met"
-        lo, hi = quartiles[key]
-        print(f"| {label} | {med['server'][key]:.1f} MiB/s | {med['raw'][key]:.1f} MiB/s"
-              f" | {ratio[key]:.2f}x ({lo:.2f}..{hi:.2f}) | >= 0.9x: {verdict} |")
-    verdict = "met" if ratio["rtt"] <= 1.1 else "not met"
-    lo, hi = quartiles["rtt"]
-    print(f"| 64-byte round trip | {med['server']['rtt']:.3f} ms | {med['raw']['rtt']:.3f} ms"
-          f" | {ratio['rtt']:.2f}x ({lo:.2f}..{hi:.2f}) | <= 1.1x: {verdict} |")
-    lo, hi = quartiles["udp-rtt"]
-    print(f"| UDP 64-byte round trip | {med['server']['udp-rtt']:.3f} ms | {med['raw']['udp-rtt']:.3f} ms"
-          f" | {ratio['udp-rtt']:.2f}x ({lo:.2f}..{hi:.2f}) | - |")
-    lo, hi = quartiles["udp-rate"]
-    print(f"| UDP 64-byte datagrams per second, 8 in flight | {med['server']['udp-rate']:.0f} | {med['raw']['udp-rate']:.0f}"
-          f" | {ratio['udp-rate']:.2f}x ({lo:.2f}..{hi:.2f}) | - |")
+    print("| measure | " + " | ".join(names) + " | " + " | ".join(f"{n} / raw (quartiles)" for n in libs) + " | goal |")
+    print("|---|" + "---:|" * (len(names) + len(libs)) + "---|")
+    rows = (
+        ("random", "echo throughput, 1 MiB random bytes", "{:.1f} MiB/s", ">= 0.9x", lambda x: x >= 0.9),
+        ("text", "echo throughput, 1 MiB text", "{:.1f} MiB/s", ">= 0.9x", lambda x: x >= 0.9),
+        ("rtt", "64-byte round trip", "{:.3f} ms", "<= 1.1x", lambda x: x <= 1.1),
+        ("udp-rtt", "UDP 64-byte round trip", "{:.3f} ms", None, None),
+        ("udp-rate", "UDP 64-byte datagrams per second, 8 in flight", "{:.0f}", None, None),
+    )
+    for key, label, fmt, goal, met in rows:
+        cells = [fmt.format(med[n][key]) if key in med[n] else "-" for n in names]
+        for n in libs:
+            if (n, key) in ratio:
+                lo, hi = quartiles[n, key]
+                cells.append(f"{ratio[n, key]:.2f}x ({lo:.2f}..{hi:.2f})")
+            else:
+                cells.append("-")
+        if goal:
+            verdicts = ", ".join(f"{n} {'met' if met(ratio[n, key]) else 'not met'}" for n in libs)
+            cells.append(f"{goal}: {verdicts}")
+        else:
+            cells.append("-")
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print()
-    print(f"(medians of {runs} runs, each measure taken of both boards back to back in"
-          " alternating order; ratio: median of the per-run ratios, with its quartiles;"
+    print(f"(medians of {runs} runs, each measure taken of all boards back to back in"
+          " rotating order; ratio: median of the per-run ratios, with its quartiles;"
           " round trip: median of 200 per run; datagrams per second: 2000 per run)")
 
 
@@ -765,17 +793,38 @@ class Context:
     def __init__(self, args, logdir):
         self.args = args
         self.logdir = logdir
+        self.firmware = "server"
         self._server = None
 
+    def use(self, firmware):
+        """Run the next tests against `firmware` (a name in FIRMWARE)."""
+        if firmware != self.firmware:
+            self.close()
+            self.firmware = firmware
+
+    def elf(self):
+        return os.path.join(ELF_DIR, self.firmware)
+
+    def peer(self):
+        """Regex of the peer address in the firmware's event lines: the host's
+        connections come from 10.0.2.2 (QEMU's user network). edge-nal-embassy 0.9.0's
+        `TcpAccept::accept` hands back the socket's local endpoint where edge-nal
+        documents the peer's, so the async firmware names the board's own address
+        (10.0.2.15:5001) instead; either is accepted from it."""
+        if self.firmware == "server-async":
+            return r"(?:10\.0\.2\.2:\d+|10\.0\.2\.15:5001)"
+        return r"10\.0\.2\.2:\d+"
+
     def server(self):
-        """The shared server board of the host-client tests (booted once)."""
+        """The shared server board of the host-client tests (booted once per firmware)."""
         if self._server is None or self._server.proc.poll() is not None:
-            self._server = boot_server(os.path.join(ELF_DIR, "server"), self.logdir, "server")
+            self._server = boot_server(self.elf(), self.logdir, self.firmware)
         return self._server
 
     def close(self):
         if self._server:
             self._server.stop()
+            self._server = None
 
 
 def indent(text):
@@ -792,12 +841,15 @@ TESTS = [
     ("udp", test_udp),
     ("two-boards-udp", test_two_boards_udp),
 ]
+UDP_TESTS = {"udp", "two-boards-udp"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--figures", action="store_true", help="also measure sizes, throughput and round trip")
     parser.add_argument("--only", action="append", choices=[n for n, _ in TESTS] + ["none"], help="run only these tests")
+    parser.add_argument("--firmware", action="append", choices=list(FIRMWARE),
+                        help="run the tests against these server firmware (default: all)")
     parser.add_argument("--runs", type=int, default=15, help="--figures: runs of each measure per firmware")
     parser.add_argument("--keep-logs", action="store_true", help="keep the serial logs and the PNG")
     args = parser.parse_args()
@@ -810,19 +862,24 @@ def main():
     ctx = Context(args, logdir)
     passed = failed = 0
     try:
-        for name, test in TESTS:
-            if args.only and name not in args.only:
-                continue
-            t0 = time.monotonic()
-            try:
-                test(ctx)
-            except (TestError, OSError) as e:
-                failed += 1
-                print(f"FAIL {name} ({time.monotonic() - t0:.1f} s): {e}", flush=True)
-            else:
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-        ctx.close()
+        for firmware in args.firmware or list(FIRMWARE):
+            ctx.use(firmware)
+            for name, test in TESTS:
+                if args.only and name not in args.only:
+                    continue
+                if name in UDP_TESTS and not FIRMWARE[firmware]:
+                    print(f"skip {name} [{firmware}] (answers no UDP)", flush=True)
+                    continue
+                t0 = time.monotonic()
+                try:
+                    test(ctx)
+                except (TestError, OSError) as e:
+                    failed += 1
+                    print(f"FAIL {name} [{firmware}] ({time.monotonic() - t0:.1f} s): {e}", flush=True)
+                else:
+                    passed += 1
+                    print(f"PASS {name} [{firmware}] ({time.monotonic() - t0:.1f} s)", flush=True)
+            ctx.close()
         if args.figures:
             try:
                 figures(ctx)
