@@ -5,7 +5,7 @@
 //! module supplies the platform instead (a `__pender` and the loop around
 //! [`raw::Executor::poll`]). One round of the loop:
 //!
-//! 1. poll the tasks that were woken;
+//! 1. poll the tasks that were woken, then run the caller's `after_round`;
 //! 2. wake the timers that are due ([`time_driver::wake_expired`]);
 //! 3. if the card has used a buffer since the last round (its interrupt status),
 //!    wake the task waiting for it ([`net_driver::CARD_WAKER`]).
@@ -44,8 +44,10 @@ fn pender(_context: *mut ()) {
 }
 
 /// Run the executor forever: `init` spawns the tasks; `card_slot` is the
-/// virtio-mmio slot of the network card, whose interrupt wakes the hart.
-pub fn run(card_slot: usize, init: impl FnOnce(Spawner)) -> ! {
+/// virtio-mmio slot of the network card, whose interrupt wakes the hart;
+/// `after_round` runs after every round of the executor (outside every task:
+/// printing what the tasks did, say).
+pub fn run(card_slot: usize, init: impl FnOnce(Spawner), mut after_round: impl FnMut()) -> ! {
     static EXECUTOR: StaticCell<raw::Executor> = StaticCell::new();
     let executor: &'static raw::Executor = EXECUTOR.init(raw::Executor::new(core::ptr::null_mut()));
     enable_wakeups(card_slot);
@@ -56,6 +58,7 @@ pub fn run(card_slot: usize, init: impl FnOnce(Spawner)) -> ! {
         PENDED.store(false, Ordering::Release);
         // SAFETY: poll is never called from the pender nor re-entered; one hart.
         unsafe { executor.poll() };
+        after_round();
         time_driver::wake_expired();
         if ack_card_interrupt(virtio) {
             net_driver::CARD_WAKER.wake();
