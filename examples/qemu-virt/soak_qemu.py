@@ -2,7 +2,7 @@
 """The `soak` load tool against the server firmware and the raw smoltcp firmware,
 each booted in QEMU with user networking and a forward from a loopback port.
 
-    python3 soak_qemu.py [--firmware server|raw]... [--runs N] [--together]
+    python3 soak_qemu.py [--firmware server|server-async|raw]... [--runs N] [--together]
                          [--capture DIR] [--keep-logs] [-- SOAK_ARGS...]
 
 Builds nothing: build the firmware first (`cargo build --release --bins` here, or
@@ -15,7 +15,8 @@ and stops QEMU. With --together both firmware run at once, each with its own soa
 so that the host's load hits both alike within a run (they then share the host's
 cores, so the figures are lower than one at a time). It prints soak's summary line per firmware and run, then a markdown
 table, and with both firmware the ratio of messages per second (server / raw, per
-run, and the median over the runs).
+run, and the median over the runs; likewise server-async / raw when it is picked
+with --firmware).
 
 --capture DIR records, per firmware and run, what crossed the emulated card
 (QEMU's filter-dump: DIR/NAME-RUN-guest.pcap) and, with tcpdump if installed, the
@@ -380,7 +381,7 @@ def run_trials(names, soak_args, run, workdir, capture, together):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--firmware", action="append", choices=["server", "raw"])
+    parser.add_argument("--firmware", action="append", choices=["server", "server-async", "raw"])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--capture", metavar="DIR")
     parser.add_argument("--keep-logs", action="store_true")
@@ -426,13 +427,16 @@ def print_table(results):
         for run, fig in enumerate(runs):
             cells = [str(fig.get(k, "?")) if fig else "?" for k in keys]
             print(f"| {name} | {run} | " + " | ".join(cells) + " |")
-    server, raw = results.get("server"), results.get("raw")
-    if server and raw:
+    raw = results.get("raw")
+    for name in ("server", "server-async"):
+        server = results.get(name)
+        if not (server and raw):
+            continue
         ratios = [s["msgs_per_s"] / r["msgs_per_s"] for s, r in zip(server, raw)
                   if s and r and r["msgs_per_s"] > 0]
         if ratios:
             shown = ", ".join(f"{x:.2f}" for x in ratios)
-            print(f"\nmsgs/s server / raw: {shown} (median {statistics.median(ratios):.2f}x)")
+            print(f"\nmsgs/s {name} / raw: {shown} (median {statistics.median(ratios):.2f}x)")
 
 
 if __name__ == "__main__":
