@@ -426,6 +426,12 @@ def test_frame(ctx):
     finally:
         first.close()
     board.wait_for(r"^disconnect ", 5, start)
+    # The screen redraws at most every 100 ms. Had the last message come within
+    # that interval of the first, the line could go from a previous test's
+    # "I'am MixNo" through "Hello Handbit" back to "I'am MixNo" with no redraw at
+    # all, or be redrawn with the first message after `mark`: let the first one be
+    # drawn before going on.
+    time.sleep(3 * REFRESH_S)
     mark = len(board.text())
     s = connect(board.host_port)
     try:
@@ -452,6 +458,7 @@ def test_frame(ctx):
 
 
 MESSAGE_ROWS = range(48, 64)  # pixel rows of the screen's message line
+REFRESH_S = 0.1  # the servers redraw the screen at most this often
 BLOCK = r"^(?:FRAME 128x64 \d+|ROWS 128x64 \d+ (\d+))\n((?:[0-9a-f]{32}\n){1,64})END$"
 
 
