@@ -9,6 +9,8 @@ extern crate std;
 
 mod log;
 
+#[cfg(feature = "async")]
+pub mod asynch;
 pub mod client;
 pub mod display;
 mod progress;

@@ -1,5 +1,5 @@
-//! One internal logging macro over `log` or `defmt`; without either feature it
-//! expands to nothing, so the arguments cost no code. The two loggers exclude each
+//! One internal logging macro over `log` or `defmt`; without either feature its
+//! arguments are type-checked and never evaluated, so they cost no code. The two loggers exclude each
 //! other, as in smoltcp: a firmware links one.
 
 use core::fmt;
@@ -13,6 +13,11 @@ macro_rules! trace_event {
         defmt::$level!($($arg)+);
         #[cfg(feature = "log")]
         log::$level!($($arg)+);
+        // Without a logger the arguments are still "used", never evaluated.
+        #[cfg(not(any(feature = "log", feature = "defmt")))]
+        if false {
+            let _ = core::format_args!($($arg)+);
+        }
     }};
 }
 

@@ -3,11 +3,11 @@
 //! [`ClientConfig`], [`ClientStats`] and [`ClientError`]; and its UDP form,
 //! [`UdpPeriodicClient`].
 
-mod backoff;
+pub(crate) mod backoff;
 mod config;
 mod error;
 mod periodic_client;
-mod schedule;
+pub(crate) mod schedule;
 mod stats;
 mod udp_client;
 

@@ -16,12 +16,18 @@ impl Schedule {
         Self { start: at, tick: 0 }
     }
 
+    /// When the next tick is due.
+    pub(crate) fn next_due(&self, period: Duration) -> Instant {
+        let period = period.total_millis().max(1);
+        self.start + Duration::from_millis(self.tick.saturating_mul(period))
+    }
+
     /// If a tick is due at `now`, moves past it and every tick before it and
     /// returns how many of those passed without a poll (to be counted as missed):
     /// the latest tick is the one to send, never a burst of the missed ones.
     pub(crate) fn take_due(&mut self, now: Instant, period: Duration) -> Option<u64> {
+        let due = self.next_due(period);
         let period = period.total_millis().max(1);
-        let due = self.start + Duration::from_millis(self.tick.saturating_mul(period));
         if now < due {
             return None;
         }

@@ -103,6 +103,11 @@ impl<Display> StatusView<Display> {
         now >= self.next_draw
     }
 
+    /// When the next draw may happen: what a drawing task sleeps until.
+    pub fn next_draw_at(&self) -> Instant {
+        self.next_draw
+    }
+
     /// Stop (`false`) or resume (`true`) drawing; resuming repaints everything.
     pub fn set_enabled(&mut self, enabled: bool) {
         if enabled && !self.enabled {

@@ -3,25 +3,22 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use embedded_nal::{
-    nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack,
-};
-use heapless::Deque;
-
 use crate::display::{Flush, Status, StatusScreen, StatusView};
 use crate::log::trace_event;
 use crate::progress::Progress;
 use crate::server::config::ServerConfig;
 use crate::server::error::ServerError;
 use crate::server::event::{CloseReason, ServerEvent};
+use crate::server::ledger::Ledger;
 use crate::server::stats::ServerStats;
 use crate::server::udp::{UdpEcho, UdpEchoError};
 use crate::stack::local_addr::LocalAddr;
 use crate::text::message_feed::{datagram_text, Fed, MessageFeed, ScreenText};
 use crate::time::Instant;
+use embedded_nal::{
+    nb, TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack,
+};
 
-/// Events kept for [`EchoServer::next_event`]; older ones are dropped when it is full.
-const EVENT_QUEUE: usize = 16;
 /// Receive-and-send rounds per slot and poll: enough to move several kilobytes per
 /// poll, few enough that one busy peer cannot hold `poll` for long.
 const ROUNDS_PER_POLL: usize = 8;
@@ -84,10 +81,7 @@ where
     connections: [Option<Connection<Stack::TcpSocket>>; SLOTS],
     buffers: [[u8; BUF]; SLOTS],
     view: StatusView<Display>,
-    stats: ServerStats,
-    events: Deque<ServerEvent, EVENT_QUEUE>,
-    last_peer: Option<SocketAddr>,
-    datagram_sender: Option<SocketAddr>,
+    ledger: Ledger,
     first_slot: usize,
     /// The slot whose deferred receive is the newest receive of all, if it is.
     latest_deferred: Option<usize>,
@@ -148,10 +142,7 @@ where
             connections: core::array::from_fn(|_| None),
             buffers: [[0; BUF]; SLOTS],
             view,
-            stats: ServerStats::default(),
-            events: Deque::new(),
-            last_peer: None,
-            datagram_sender: None,
+            ledger: Ledger::default(),
             first_slot: 0,
             latest_deferred: None,
         }
@@ -191,7 +182,7 @@ where
 
     /// Counters of what the server has done.
     pub fn stats(&self) -> &ServerStats {
-        &self.stats
+        &self.ledger.stats
     }
 
     /// The screen's text model (what is, or is about to be, on the display; a long
@@ -217,7 +208,7 @@ where
 
     /// The oldest event not yet read. At most 16 are kept; older ones are dropped.
     pub fn next_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        self.ledger.next_event()
     }
 
     /// The stack, e.g. to drive a stack that needs polling of its own (smoltcp) or to
@@ -308,15 +299,13 @@ where
 
     fn admit(&mut self, socket: Stack::TcpSocket, peer: SocketAddr, now: Instant) {
         if !self.config.allows(peer.ip()) {
-            self.stats.denied = self.stats.denied.wrapping_add(1);
             self.close_quietly(socket);
-            self.push_event(ServerEvent::Denied { peer });
+            self.ledger.denied(peer);
             return;
         }
         let Some(slot) = self.connections.iter().position(Option::is_none) else {
-            self.stats.rejected = self.stats.rejected.wrapping_add(1);
             self.close_quietly(socket);
-            self.push_event(ServerEvent::Rejected { peer });
+            self.ledger.rejected(peer);
             return;
         };
         self.connections[slot] = Some(Connection {
@@ -327,10 +316,7 @@ where
             last_activity: now,
             feed: MessageFeed::new(),
         });
-        self.stats.accepted = self.stats.accepted.wrapping_add(1);
-        self.stats.active = self.stats.active.wrapping_add(1);
-        self.last_peer = Some(peer);
-        self.push_event(ServerEvent::Accepted { slot, peer });
+        self.ledger.accepted(slot, peer);
     }
 
     /// Services every slot once, starting one slot later each poll so that no slot is
@@ -363,7 +349,7 @@ where
                         break;
                     }
                 }
-                Err(reason) => return self.per_socket_end(reason),
+                Err(reason) => return Step::End(reason),
             }
         }
         // The line is fitted once a poll, for the latest receive that had text.
@@ -398,7 +384,7 @@ where
         let (mut received, mut saved) = (0, None);
         if conn.start == conn.end {
             saved = conn.feed.before_receive(buf, conn.end);
-            let result = receive(&mut self.stack, conn, buf, &mut self.stats);
+            let result = receive(&mut self.stack, conn, buf, &mut self.ledger);
             if !matches!(result, Ok(1..)) {
                 conn.feed.not_received(buf, conn.end, saved.take());
             }
@@ -408,7 +394,7 @@ where
             }
         }
         // The echo leaves first: only the screen waits for the decoding.
-        let sent = send_pending(&mut self.stack, conn, buf, &mut self.stats);
+        let sent = send_pending(&mut self.stack, conn, buf, &mut self.ledger);
         if received > 0 {
             match conn.feed.received(buf, received, saved.as_ref(), text) {
                 Fed::Deferred => self.latest_deferred = Some(slot),
@@ -427,13 +413,6 @@ where
         })
     }
 
-    fn per_socket_end(&mut self, reason: CloseReason) -> Step {
-        if reason == CloseReason::Error {
-            self.stats.errors = self.stats.errors.wrapping_add(1);
-        }
-        Step::End(reason)
-    }
-
     fn is_idle(&self, slot: usize, now: Instant) -> bool {
         match (&self.connections[slot], self.config.idle_timeout) {
             (Some(conn), Some(timeout)) => now - conn.last_activity >= timeout,
@@ -448,14 +427,9 @@ where
         let Some(conn) = self.connections[slot].take() else {
             return;
         };
-        if reason == CloseReason::Idle {
-            self.stats.evicted = self.stats.evicted.wrapping_add(1);
-        }
-        self.stats.active = self.stats.active.saturating_sub(1);
         let peer = conn.peer;
         self.close_quietly(conn.socket);
-        trace_event!(debug, "slot {} closed", slot);
-        self.push_event(ServerEvent::Closed { slot, peer, reason });
+        self.ledger.closed(slot, peer, reason);
     }
 
     /// Decodes the newest receive if its decoding was deferred, for the message line.
@@ -478,7 +452,7 @@ where
     /// nothing more to do with it, so it is only counted.
     fn close_quietly(&mut self, socket: Stack::TcpSocket) {
         if self.stack.close(socket).is_err() {
-            self.stats.errors = self.stats.errors.wrapping_add(1);
+            self.ledger.error();
         }
     }
 
@@ -486,19 +460,12 @@ where
         &mut self,
         error: ServerError<Stack::Error, Display::Error>,
     ) -> ServerError<Stack::Error, Display::Error> {
-        self.stats.errors = self.stats.errors.wrapping_add(1);
+        self.ledger.error();
         #[cfg(any(feature = "log", feature = "defmt"))]
         if let ServerError::Socket(e) | ServerError::Listen(e) | ServerError::Accept(e) = &error {
             trace_event!(warn, "stack failure: {:?}", crate::log::Dbg(e));
         }
         error
-    }
-
-    fn push_event(&mut self, event: ServerEvent) {
-        if self.events.is_full() {
-            self.events.pop_front();
-        }
-        let _ = self.events.push_back(event);
     }
 
     /// Runs after every slot has been serviced, so the echo of this poll is already
@@ -507,16 +474,7 @@ where
         &mut self,
         now: Instant,
     ) -> Result<(), ServerError<Stack::Error, Display::Error>> {
-        let s = &self.stats;
-        self.view.set_status(Status {
-            active: s.active,
-            slots: Self::SLOT_COUNT,
-            last_peer: self.last_peer,
-            datagram_sender: self.datagram_sender,
-            accepted: s.accepted,
-            refused: s.rejected.wrapping_add(s.denied),
-            errors: s.errors,
-        });
+        self.view.set_status(self.ledger.status(Self::SLOT_COUNT));
         if !self.view.is_due(now) {
             return Ok(());
         }
@@ -524,7 +482,7 @@ where
         match self.view.draw(now) {
             Ok(_) => Ok(()),
             Err(e) => {
-                self.stats.display_errors = self.stats.display_errors.wrapping_add(1);
+                self.ledger.display_error();
                 Err(ServerError::Display(e))
             }
         }
@@ -564,9 +522,8 @@ where
                 text = fresh;
             }
         });
-        if peer.is_some() {
-            self.last_peer = peer;
-            self.datagram_sender = peer;
+        if let Some(peer) = peer {
+            self.ledger.datagram_from(peer);
         }
         if !text.is_empty() {
             // Newer than any TCP receive whose decoding still waits.
@@ -582,7 +539,7 @@ fn receive<S: TcpClientStack>(
     stack: &mut S,
     conn: &mut Connection<S::TcpSocket>,
     buf: &mut [u8],
-    stats: &mut ServerStats,
+    ledger: &mut Ledger,
 ) -> Result<usize, CloseReason> {
     match stack.receive(&mut conn.socket, buf) {
         Ok(0) => Err(CloseReason::PeerClosed),
@@ -591,8 +548,7 @@ fn receive<S: TcpClientStack>(
             let n = n.min(buf.len());
             conn.start = 0;
             conn.end = n;
-            stats.bytes_in = stats.bytes_in.wrapping_add(n as u64);
-            stats.receives = stats.receives.wrapping_add(1);
+            ledger.received(n);
             Ok(n)
         }
         Err(nb::Error::WouldBlock) => Ok(0),
@@ -606,7 +562,7 @@ fn send_pending<S: TcpClientStack>(
     stack: &mut S,
     conn: &mut Connection<S::TcpSocket>,
     buf: &[u8],
-    stats: &mut ServerStats,
+    ledger: &mut Ledger,
 ) -> Result<bool, CloseReason> {
     let mut progress = false;
     for _ in 0..SEND_TRIES {
@@ -618,7 +574,7 @@ fn send_pending<S: TcpClientStack>(
             Ok(n) => {
                 let n = n.min(pending.len());
                 conn.start += n;
-                stats.bytes_out = stats.bytes_out.wrapping_add(n as u64);
+                ledger.sent(n);
                 progress = true;
             }
             Err(nb::Error::Other(e)) => return Err(close_reason(&e)),

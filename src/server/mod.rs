@@ -7,6 +7,7 @@ mod config;
 mod echo_server;
 mod error;
 mod event;
+pub(crate) mod ledger;
 mod stats;
 pub mod udp;
 
