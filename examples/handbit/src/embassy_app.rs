@@ -30,12 +30,12 @@ use embassy_net::{Config, DhcpConfig, Stack, StackResources};
 use embassy_time::{Delay, Timer};
 use esp_println::println;
 use esp_radio::wifi::Interface;
+use nal_echo::asynch::AsyncEchoServer;
 use nal_echo::display::PanelInit;
 use nal_echo::time::Watchdog;
 use nal_echo::{Clock, Instant, ServerConfig};
 
 use crate::app::{self, BUF, LINK_GRACE, PORT, STATS_REFRESH, WIFI_PAGE_REFRESH};
-use crate::async_placeholder::AsyncEchoServer;
 use crate::button::Button;
 use crate::clock::BoardClock;
 use crate::net::{self, SLOTS};

@@ -12,8 +12,6 @@
 #![no_std]
 
 pub mod app;
-#[cfg(feature = "embassy")]
-pub mod async_placeholder;
 pub mod board;
 pub mod button;
 pub mod clock;
