@@ -264,8 +264,7 @@ where
                 } else if stats_shown {
                     next_draw = now + STATS_REFRESH;
                     let uptime = now - Instant::ZERO;
-                    let page =
-                        pages::stats_page(&server.stats(), SLOTS, uptime, self.link.drops());
+                    let page = pages::stats_page(&server.stats(), SLOTS, uptime, self.link.drops());
                     // A failed draw is tried again at the next refresh, from a
                     // cleared screen.
                     if server
