@@ -26,9 +26,9 @@ build() {
 rustup toolchain install "$msrv" --profile minimal --target thumbv7em-none-eabihf
 build "$msrv"
 build "$msrv" --no-default-features
-build "$msrv" --features std,mock,at,sh1106,cjk,log
+build "$msrv" --features std,mock,at,sh1106,cjk,log,async
 build "$msrv" --features defmt
-build "$msrv" --target thumbv7em-none-eabihf --no-default-features --features ssd1306,sh1106,at,cjk
+build "$msrv" --target thumbv7em-none-eabihf --no-default-features --features ssd1306,sh1106,at,cjk,async
 
 rustup toolchain install "$smoltcp_msrv" --profile minimal --target thumbv7em-none-eabihf
 build "$smoltcp_msrv" --features smoltcp

@@ -6,6 +6,7 @@
 //! only its part of it without hiding dead code.
 
 pub mod args;
+pub mod asynch;
 pub mod display;
 pub mod term;
 

@@ -176,7 +176,12 @@ impl<Display: Flush, const SLOTS: usize, const BUF: usize> AsyncEchoServer<Displ
         let acceptor = match stack.bind(local).await {
             Ok(acceptor) => acceptor,
             Err(e) => {
-                trace_event!(warn, "cannot listen on port {}: {:?}", local.port(), Dbg(&e));
+                trace_event!(
+                    warn,
+                    "cannot listen on port {}: {:?}",
+                    local.port(),
+                    Dbg(&e)
+                );
                 self.shared().ledger.error();
                 return ServerError::Listen(e);
             }

@@ -65,7 +65,8 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
     }
 
     /// Runs until `done` says so; it is asked after each verified echo and after
-    /// each failure, with the counters so far.
+    /// each failure, with the counters so far. The connection ends with the run;
+    /// the next run connects again at once.
     pub async fn run_until<S: TcpConnect>(
         &mut self,
         stack: &S,
@@ -75,7 +76,12 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
             self.state = ClientState::Waiting;
             sleep_until(&self.clock, &mut self.delay, self.retry_at).await;
             match self.connection(stack, &mut done).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    // The connection ended with the run: the next run connects at once.
+                    self.state = ClientState::Waiting;
+                    self.retry_at = now(&self.clock);
+                    return;
+                }
                 Err(e) => self.fail(&e),
             }
         }
