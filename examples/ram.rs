@@ -7,9 +7,9 @@
 
 use core::mem::size_of;
 
+use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
 use nal_echo::stack::mock::MockStack;
 use nal_echo::time::MockClock;
-use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
 use nal_echo::{EchoServer, NoFlush, PeriodicClient, StatusScreen, TextDecoder};
 
 type Server<const SLOTS: usize, const BUF: usize> =

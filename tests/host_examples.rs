@@ -781,7 +781,8 @@ fn the_client_example_sends_its_messages_in_turn_async() {
 fn the_client_example_sends_its_messages_in_turn_in(mode: &[&str]) {
     let port = free_port();
     let mut py = tutorial_server(port);
-    let mut client = client_example_in(mode, 
+    let mut client = client_example_in(
+        mode,
         port,
         &[
             "--message",

@@ -39,13 +39,10 @@ pub fn run<const SLOTS: usize, const BUF: usize>(
             }
         });
         let serve = server.run_at(&bind, at, StdClock::new(), AsyncIoDelay);
-        let failed = async_io::block_on(future::or(
-            async { Some(serve.await) },
-            async {
-                print_events(&server, stop).await;
-                None
-            },
-        ));
+        let failed = async_io::block_on(future::or(async { Some(serve.await) }, async {
+            print_events(&server, stop).await;
+            None
+        }));
         let Some(ServerError::Listen(e)) = failed else {
             break;
         };
