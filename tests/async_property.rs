@@ -1,8 +1,9 @@
 //! Properties of the async server on the fault-injecting mock (`async_stack`),
 //! driven step by step on the mock clock: whatever the chunking, `WouldBlock`,
 //! short sends and receives, every client gets back exactly what it sent, in
-//! order; and whatever clients do (send, stop reading, close, reset, come back),
-//! none ever gets a byte it did not send, and the server's counts add up.
+//! order; whatever clients do (send, stop reading, close, reset, come back),
+//! none ever gets a byte it did not send, and the server's counts add up; and the
+//! async client verifies every echo of the async server.
 
 mod common;
 
@@ -13,11 +14,11 @@ use core::task::{Context, Waker};
 use common::saved::saving_failures;
 use common::{client_ip, server_addr, Peer, SERVER_IP};
 use embedded_nal::TcpClientStack;
-use nal_echo::asynch::AsyncEchoServer;
+use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
 use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::{MockNetwork, MockSocket, MockStack};
 use nal_echo::time::MockClock;
-use nal_echo::{Duration, ServerConfig};
+use nal_echo::{ClientConfig, Duration, ServerConfig, TUTORIAL_MESSAGES};
 use proptest::prelude::*;
 
 const CLIENTS: usize = 5;
@@ -248,6 +249,55 @@ fn survive_churn(acts: &[(usize, Act)], seed: u64, would_block: u16) -> Result<(
     Ok(())
 }
 
+/// The async client against the async server, both on the mock under chaos and
+/// driven on one clock: every echo is verified, none fails.
+fn client_and_server_agree(
+    seed: u64,
+    would_block: u16,
+    period_ms: u64,
+) -> Result<(), TestCaseError> {
+    let net: MockNetwork = MockNetwork::new();
+    net.stack(SERVER_IP).chaos(seed, would_block);
+    net.stack(client_ip(0))
+        .chaos(seed.rotate_left(17), would_block);
+    let clock = MockClock::new();
+    let server = AsyncEchoServer::new(RecordingDisplay::new(), ServerConfig::default());
+    let server_stack = net.async_stack(SERVER_IP);
+    let mut run = pin!(server.run(&server_stack, &clock, clock.delay()));
+    let config = ClientConfig::new(server_addr(5001))
+        .with_messages(TUTORIAL_MESSAGES)
+        .with_period(Duration::from_millis(period_ms));
+    let mut client = AsyncPeriodicClient::new(&clock, clock.delay(), config);
+    let client_stack = net.async_stack(client_ip(0));
+    {
+        let mut talk = pin!(client.run_until(&client_stack, |s| s.echoed >= 20));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut done = false;
+        for _ in 0..1_000_000 {
+            step(run.as_mut());
+            if talk.as_mut().poll(&mut cx).is_ready() {
+                done = true;
+                break;
+            }
+            clock.advance(Duration::from_millis(1));
+        }
+        prop_assert!(done, "20 echoes within the steps");
+    }
+    let stats = *client.stats();
+    prop_assert_eq!(
+        (
+            stats.echoed,
+            stats.mismatches,
+            stats.failures,
+            stats.connects
+        ),
+        (20, 0, 0, 1)
+    );
+    prop_assert_eq!(stats.bytes_received, stats.bytes_sent);
+    prop_assert_eq!(server.stats().bytes_out, stats.bytes_sent);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(saving_failures(32))]
 
@@ -279,5 +329,14 @@ proptest! {
         would_block in 0u16..500,
     ) {
         survive_churn(&acts, seed, would_block)?;
+    }
+
+    #[test]
+    fn the_async_client_verifies_every_echo_of_the_async_server(
+        seed in any::<u64>(),
+        would_block in 0u16..700,
+        period_ms in 1u64..50,
+    ) {
+        client_and_server_agree(seed, would_block, period_ms)?;
     }
 }
