@@ -833,26 +833,22 @@ fn the_client_example_fails_on_a_wrong_echo_in(mode: &[&str]) {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_server_stops_every_loop_on_ctrl_c() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "3", "--slots", "8"]);
-    let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(localhost(port))).collect();
-    for (i, s) in clients.iter_mut().enumerate() {
-        echo_exact(s, format!("client {i}").as_bytes());
-    }
-    // SAFETY: a signal to our own child, whose pid is valid until it is waited for.
-    let sent = unsafe { libc::kill(srv.child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(sent, 0);
-    assert_eq!(srv.wait_exit(), 0, "{:?}", srv.seen);
-    for (i, s) in clients.iter_mut().enumerate() {
-        assert_eq!(read_until_closed(s), Ok(()), "client {i}");
-    }
+    stops_on_ctrl_c(&["--threads", "3", "--slots", "8"], 6);
 }
 
 /// The async server stops on Ctrl-C too, and its clients see their connections end.
 #[test]
 #[cfg(target_os = "linux")]
 fn the_async_server_stops_on_ctrl_c() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--async"]);
-    let mut clients: Vec<TcpStream> = (0..3).map(|_| connect(localhost(port))).collect();
+    stops_on_ctrl_c(&["--async"], 3);
+}
+
+/// `clients` clients are echoed, Ctrl-C ends the server with exit code 0, and each
+/// client sees its connection end.
+#[cfg(target_os = "linux")]
+fn stops_on_ctrl_c(args: &[&str], clients: usize) {
+    let (mut srv, port) = server_on_free_port("127.0.0.1", args);
+    let mut clients: Vec<TcpStream> = (0..clients).map(|_| connect(localhost(port))).collect();
     for (i, s) in clients.iter_mut().enumerate() {
         echo_exact(s, format!("client {i}").as_bytes());
     }
