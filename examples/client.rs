@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example client -- --connect HOST:PORT [--message TEXT]...
-//!                               [--period-ms N] [--count N] [--udp]
+//!                               [--period-ms N] [--count N] [--udp | --async]
 //! ```
 //!
 //! * `--connect HOST:PORT`: the server; HOST is an IP address or a name (the first
@@ -14,6 +14,9 @@
 //! * `--count N`: stop after N verified echoes (at least 1).
 //! * `--udp`: send each message as a datagram (`UdpPeriodicClient`) instead of
 //!   over a TCP connection. A lost echo is then counted, not a reason to reconnect.
+//! * `--async`: use the async front end (`AsyncPeriodicClient` over edge-nal-std's
+//!   stack on async-io) instead of the polled client; same output. It has one
+//!   message on the wire at a time, and prints a connect when an echo follows it.
 //!
 //! # Output
 //!
@@ -47,11 +50,16 @@
 
 use nal_echo_host as support;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
+
+use nal_echo::asynch::AsyncPeriodicClient;
+use support::asynch::{AsyncIoDelay, StdConnect};
 
 use nal_echo::stack::std::{IdleWait, StdError, StdStack};
 use nal_echo::{
@@ -65,7 +73,7 @@ use support::ErrorLog;
 
 const USAGE: &str = "\
 usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
-                                     [--period-ms N] [--count N] [--udp]
+                                     [--period-ms N] [--count N] [--udp | --async]
 
   --connect HOST:PORT  the echo server (HOST: IP or name; IPv6 as [::1]:5001)
   --message TEXT       a message to send (repeatable; default: the tutorial's
@@ -74,6 +82,7 @@ usage: cargo run --example client -- --connect HOST:PORT [--message TEXT]...
   --count N            exit 0 after N verified echoes, printing the round trips;
                        exit 1 on a mismatch or if they take over N x period + 10 s
   --udp                send datagrams instead of a TCP stream
+  --async              the async front end (AsyncPeriodicClient on edge-nal-std)
   -h, --help           this text
 
 stdout: 'connected to ADDR', 'echo N ok rtt MS ms' per verified echo.
@@ -81,6 +90,8 @@ stdout: 'connected to ADDR', 'echo N ok rtt MS ms' per verified echo.
 
 /// Extra time `--count` allows beyond N periods, for connecting and retries.
 const COUNT_SLACK: StdDuration = StdDuration::from_secs(10);
+/// How often the async run looks for Ctrl-C and its deadline.
+const WATCH_INTERVAL: StdDuration = StdDuration::from_millis(50);
 
 struct Options {
     connect: String,
@@ -88,6 +99,7 @@ struct Options {
     period_ms: u64,
     count: Option<u32>,
     udp: bool,
+    asynchronous: bool,
 }
 
 fn parse() -> Options {
@@ -97,6 +109,7 @@ fn parse() -> Options {
     let mut period_ms = 1000;
     let mut count = None;
     let mut udp = false;
+    let mut asynchronous = false;
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
             "--connect" => connect = Some(args.value(flag)),
@@ -124,8 +137,15 @@ fn parse() -> Options {
                 args.switch(&flag);
                 udp = true;
             }
+            "--async" => {
+                args.switch(&flag);
+                asynchronous = true;
+            }
             _ => args.unknown(&flag),
         }
+    }
+    if udp && asynchronous {
+        args.fail("--udp and --async: the async client speaks TCP");
     }
     let Some(connect) = connect else {
         args.fail("--connect HOST:PORT is required")
@@ -146,6 +166,7 @@ fn parse() -> Options {
         period_ms,
         count,
         udp,
+        asynchronous,
     }
 }
 
@@ -220,7 +241,9 @@ fn main() -> ExitCode {
     let mut idle = IdleWait::new(&stack);
     // The client's clock and the deadline's share their origin (a copy).
     let clock = StdClock::new();
-    let (end, stats) = if opts.udp {
+    let (end, stats) = if opts.asynchronous {
+        run_async(config, &opts, &clock)
+    } else if opts.udp {
         let mut client = UdpPeriodicClient::new(stack, clock, config);
         let end = run(&mut client, &opts, &mut idle, &clock);
         let stats = *client.stats();
@@ -239,47 +262,111 @@ fn main() -> ExitCode {
 /// Polls until the `--count` echoes are verified, a mismatch or the deadline ends
 /// the run, or Ctrl-C; prints what happens as it happens.
 fn run(client: &mut impl Client, opts: &Options, idle: &mut IdleWait, clock: &StdClock) -> End {
-    let stop = support::ctrl_c_flag();
-    let deadline = opts.count.map(|n| {
-        StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
-    });
+    let watch = Watch::new(opts);
     let mut errors = ErrorLog::default();
     let mut seen = ClientStats::default();
     loop {
-        if stop.load(Ordering::SeqCst) {
-            return End::Interrupted;
-        }
-        if deadline.is_some_and(|d| clock.elapsed() >= d) {
-            let (got, want) = (client.stats().echoed, opts.count.unwrap_or(0));
-            eprintln!(
-                "client: {got} of {want} echoes verified in {:.1} s; giving up",
-                clock.elapsed().as_secs_f64()
-            );
-            return End::Failed;
+        if let Some(end) = watch.stopped(clock, client.stats().echoed) {
+            return end;
         }
         let progress = poll_once(client, &mut errors);
         let now = *client.stats();
-        print_lines(&news(
-            &seen,
-            &now,
-            client.config().remote,
-            client.over_udp(),
-        ));
-        let mismatch = now.mismatches != seen.mismatches;
-        seen = now;
-        if let Some(count) = opts.count {
-            if mismatch {
-                return End::Failed;
-            }
-            if now.echoed >= count {
-                return End::Done;
-            }
+        let remote = client.config().remote;
+        if let Some(end) = watch.after_change(&mut seen, &now, remote, client.over_udp()) {
+            return end;
         }
         idle.after_poll(if progress {
             Progress::Busy
         } else {
             Progress::Idle
         });
+    }
+}
+
+/// The async client until the `--count` echoes are verified, a mismatch or the
+/// deadline ends the run, or Ctrl-C, printing as `run` does.
+fn run_async(config: ClientConfig, opts: &Options, clock: &StdClock) -> (End, ClientStats) {
+    let watch = Watch::new(opts);
+    let remote = config.remote;
+    let mut client = AsyncPeriodicClient::new(*clock, AsyncIoDelay, config);
+    let stack = StdConnect::default();
+    let echoed = Cell::new(0);
+    let run = async {
+        let (mut seen, mut end) = (ClientStats::default(), End::Done);
+        let done = |now: &ClientStats| {
+            echoed.set(now.echoed);
+            watch
+                .after_change(&mut seen, now, remote, false)
+                .map(|e| end = e)
+                .is_some()
+        };
+        client.run_until(&stack, done).await;
+        end
+    };
+    let stopped = async {
+        loop {
+            if let Some(end) = watch.stopped(clock, echoed.get()) {
+                return end;
+            }
+            async_io::Timer::after(WATCH_INTERVAL).await;
+        }
+    };
+    let end = async_io::block_on(futures_lite::future::or(run, stopped));
+    (end, *client.stats())
+}
+
+/// When a run ends: Ctrl-C, the `--count` deadline, a mismatch or the count.
+struct Watch {
+    stop: Arc<AtomicBool>,
+    deadline: Option<StdDuration>,
+    count: Option<u32>,
+}
+
+impl Watch {
+    fn new(opts: &Options) -> Self {
+        let deadline = opts.count.map(|n| {
+            StdDuration::from_millis(opts.period_ms.saturating_mul(u64::from(n))) + COUNT_SLACK
+        });
+        Self {
+            stop: support::ctrl_c_flag(),
+            deadline,
+            count: opts.count,
+        }
+    }
+
+    /// Ctrl-C, or the deadline passed with `echoed` echoes verified.
+    fn stopped(&self, clock: &StdClock, echoed: u32) -> Option<End> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Some(End::Interrupted);
+        }
+        if self.deadline.is_some_and(|d| clock.elapsed() >= d) {
+            eprintln!(
+                "client: {echoed} of {} echoes verified in {:.1} s; giving up",
+                self.count.unwrap_or(0),
+                clock.elapsed().as_secs_f64()
+            );
+            return Some(End::Failed);
+        }
+        None
+    }
+
+    /// Prints what changed since `seen`, which becomes `now`; with `--count`, a
+    /// mismatch or the count reached ends the run.
+    fn after_change(
+        &self,
+        seen: &mut ClientStats,
+        now: &ClientStats,
+        remote: SocketAddr,
+        udp: bool,
+    ) -> Option<End> {
+        print_lines(&news(seen, now, remote, udp));
+        let mismatch = now.mismatches != seen.mismatches;
+        *seen = *now;
+        let count = self.count?;
+        if mismatch {
+            return Some(End::Failed);
+        }
+        (now.echoed >= count).then_some(End::Done)
     }
 }
 

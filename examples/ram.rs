@@ -1,12 +1,13 @@
 //! Prints the RAM the server and the client take, for the README's memory table.
 //!
-//! `cargo run --example ram --features mock`
+//! `cargo run --example ram --features mock,async`
 //!
 //! The mock socket handle is 16 bytes on a 64-bit host; a board's stack has its own
 //! handle size (smoltcp's is a 4-byte index), which adds to each slot.
 
 use core::mem::size_of;
 
+use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
 use nal_echo::stack::mock::MockStack;
 use nal_echo::time::MockClock;
 use nal_echo::{EchoServer, NoFlush, PeriodicClient, StatusScreen, TextDecoder};
@@ -46,5 +47,13 @@ fn main() {
     println!(
         "PeriodicClient, outbox 64: {} bytes",
         size_of::<PeriodicClient<MockStack<'static>, &MockClock, 64>>()
+    );
+    println!(
+        "AsyncEchoServer<_, 4, 1024>: {} bytes (its `run` future holds the rest)",
+        size_of::<AsyncEchoServer<NoFlush<()>, 4, 1024>>()
+    );
+    println!(
+        "AsyncPeriodicClient:       {} bytes",
+        size_of::<AsyncPeriodicClient<&MockClock, ()>>()
     );
 }

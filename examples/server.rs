@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
 //!                               [--slots N] [--threads N] [--buffer BYTES]
-//!                               [--no-screen] [--png PATH]
+//!                               [--no-screen] [--png PATH] [--async]
 //! ```
 //!
 //! * `--bind ADDR`: `IP:PORT` or `IP` (port 5001); IPv6 as `[::1]:5001` or `::1`. Port
@@ -30,6 +30,10 @@
 //! * `--no-screen`: do not draw the screen in the terminal.
 //! * `--png PATH`: write the screen as a PNG after each redraw (`PATH.tmp`, then
 //!   renamed to `PATH`).
+//! * `--async`: serve with the async front end instead: one `AsyncEchoServer`
+//!   over edge-nal-std's stack on async-io, TCP only, on one thread, with the same
+//!   log (its first line `listening on ADDR (async, S slots)`). `--threads`,
+//!   `--no-tcp` and `--png` do not go with it; the screen is not drawn.
 //!
 //! # Output
 //!
@@ -65,6 +69,9 @@
 
 use nal_echo_host as support;
 
+#[path = "server/async_run.rs"]
+mod async_run;
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -91,6 +98,7 @@ const USAGE: &str = "\
 usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow IP]...
                                      [--slots N] [--threads N] [--buffer BYTES]
                                      [--no-udp | --no-tcp] [--no-screen] [--png PATH]
+                                     [--async]
 
   --bind ADDR         IP:PORT or IP (port 5001), IPv6 as [::1]:5001; port 0 picks
                       a free port (default: port 5001 on all addresses)
@@ -103,6 +111,8 @@ usage: cargo run --example server -- [--bind ADDR] [--idle-timeout S] [--allow I
   --no-tcp            answer UDP only
   --no-screen         do not draw the screen in the terminal
   --png PATH          write the screen as a PNG after each redraw
+  --async             the async front end (AsyncEchoServer on edge-nal-std):
+                      TCP only, one thread, no screen
   -h, --help          this text
 
 stdout: 'listening on ADDR (L loops x S slots)' (', UDP too' before the ')' with
@@ -145,6 +155,8 @@ struct Options {
     udp: bool,
     screen: bool,
     png: Option<PathBuf>,
+    asynchronous: bool,
+    threads_given: bool,
 }
 
 fn parse() -> Options {
@@ -160,6 +172,8 @@ fn parse() -> Options {
         udp: true,
         screen: true,
         png: None,
+        asynchronous: false,
+        threads_given: false,
     };
     while let Some(flag) = args.next_flag() {
         match flag.name.as_str() {
@@ -199,6 +213,7 @@ fn parse() -> Options {
                     args.fail(format_args!("--threads: must be 1 to {MAX_THREADS}"));
                 }
                 opts.threads = n;
+                opts.threads_given = true;
             }
             "--buffer" => {
                 let n: usize = args.parse(flag, "a number");
@@ -225,8 +240,15 @@ fn parse() -> Options {
                 opts.screen = false;
             }
             "--png" => opts.png = Some(PathBuf::from(args.value(flag))),
+            "--async" => {
+                args.switch(&flag);
+                opts.asynchronous = true;
+            }
             _ => args.unknown(&flag),
         }
+    }
+    if opts.asynchronous && (opts.threads_given || !opts.tcp || opts.png.is_some()) {
+        args.fail("--async serves TCP on one thread without a screen: not with --threads, --no-tcp or --png");
     }
     opts
 }
@@ -539,6 +561,9 @@ fn run<const SLOTS: usize, const BUF: usize>(opts: Options) -> ExitCode {
     }
 
     let stop = support::ctrl_c_flag();
+    if opts.asynchronous {
+        return async_run::run::<SLOTS, BUF>(addr, config, &stop);
+    }
     let shared = Arc::new(Shared::new(opts.threads));
     let (lines, inbox) = mpsc::channel();
     let setup = |index: usize, config: ServerConfig| LoopSetup {

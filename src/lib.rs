@@ -46,3 +46,9 @@ struct NoStdQuickStart;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/udp.md")]
 struct UdpPage;
+
+/// The examples of `docs/async.md`, compiled as doctests so that the page cannot go
+/// stale.
+#[cfg(all(doctest, feature = "async"))]
+#[doc = include_str!("../docs/async.md")]
+struct AsyncPage;

@@ -110,6 +110,16 @@ fn server_on_free_port(ip: &str, extra: &[&str]) -> (Proc, u16) {
     (p, addr.port())
 }
 
+/// [`server_on_free_port`] with `mode`'s arguments first (`--async`, or none).
+fn server_on_free_port_in(mode: &[&str], ip: &str, extra: &[&str]) -> (Proc, u16) {
+    server_on_free_port(ip, &[mode, extra].concat())
+}
+
+/// [`client_example`] with `mode`'s arguments first (`--async`, or none).
+fn client_example_in(mode: &[&str], port: u16, args: &[&str]) -> Proc {
+    client_example(port, &[mode, args].concat())
+}
+
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -130,7 +140,17 @@ fn localhost(port: u16) -> SocketAddr {
 
 #[test]
 fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
+    the_tutorials_python_client_is_echoed_and_its_reset_is_survived_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived_async() {
+    the_tutorials_python_client_is_echoed_and_its_reset_is_survived_in(&["--async"]);
+}
+
+fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived_in(mode: &[&str]) {
+    let (mut srv, port) = server_on_free_port_in(mode, "127.0.0.1", &[]);
     let mut client = Proc::start(
         Command::new("python3")
             .arg(python_script("tutorial_client.py"))
@@ -151,9 +171,19 @@ fn the_tutorials_python_client_is_echoed_and_its_reset_is_survived() {
 
 #[test]
 fn the_client_example_gets_six_echoes_from_the_tutorials_python_server() {
+    the_client_example_gets_six_echoes_from_the_tutorials_python_server_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_client_example_gets_six_echoes_from_the_tutorials_python_server_async() {
+    the_client_example_gets_six_echoes_from_the_tutorials_python_server_in(&["--async"]);
+}
+
+fn the_client_example_gets_six_echoes_from_the_tutorials_python_server_in(mode: &[&str]) {
     let port = free_port();
     let mut py = tutorial_server(port);
-    let mut client = client_example(port, &["--count", "6"]);
+    let mut client = client_example_in(mode, port, &["--count", "6"]);
     assert_eq!(client.wait_exit(), 0, "client output: {:?}", client.seen);
     let rtt = client.expect_line("with the rtt", |l| l.contains("rtt min/avg/max"));
     assert!(rtt.ends_with(" ms"), "{rtt}");
@@ -162,15 +192,35 @@ fn the_client_example_gets_six_echoes_from_the_tutorials_python_server() {
 
 #[test]
 fn the_client_example_fails_when_it_cannot_connect() {
+    the_client_example_fails_when_it_cannot_connect_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_client_example_fails_when_it_cannot_connect_async() {
+    the_client_example_fails_when_it_cannot_connect_in(&["--async"]);
+}
+
+fn the_client_example_fails_when_it_cannot_connect_in(mode: &[&str]) {
     let (_bound, port) = refusing_port();
-    let mut client = client_example(port, &["--count", "1"]);
+    let mut client = client_example_in(mode, port, &["--count", "1"]);
     // 1 is the client's "could not do it"; 2 would be a usage error, 101 a panic.
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
 }
 
 #[test]
 fn ipv4_and_ipv6_clients_are_echoed() {
-    let (_srv, port) = server_on_free_port("[::]", &[]);
+    ipv4_and_ipv6_clients_are_echoed_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn ipv4_and_ipv6_clients_are_echoed_async() {
+    ipv4_and_ipv6_clients_are_echoed_in(&["--async"]);
+}
+
+fn ipv4_and_ipv6_clients_are_echoed_in(mode: &[&str]) {
+    let (_srv, port) = server_on_free_port_in(mode, "[::]", &[]);
     let mut v4 = connect(localhost(port));
     echo_exact(&mut v4, b"over IPv4");
     if !common::ipv6::ipv6_loopback("ipv4_and_ipv6_clients_are_echoed") {
@@ -182,7 +232,17 @@ fn ipv4_and_ipv6_clients_are_echoed() {
 
 #[test]
 fn a_one_mebibyte_blob_comes_back_byte_exact() {
-    let (_srv, port) = server_on_free_port("127.0.0.1", &[]);
+    a_one_mebibyte_blob_comes_back_byte_exact_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn a_one_mebibyte_blob_comes_back_byte_exact_async() {
+    a_one_mebibyte_blob_comes_back_byte_exact_in(&["--async"]);
+}
+
+fn a_one_mebibyte_blob_comes_back_byte_exact_in(mode: &[&str]) {
+    let (_srv, port) = server_on_free_port_in(mode, "127.0.0.1", &[]);
     let blob: Vec<u8> = (0..1u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -199,12 +259,19 @@ fn a_one_mebibyte_blob_comes_back_byte_exact() {
 
 #[test]
 fn eight_clients_against_four_slots_four_served_four_closed_cleanly() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "1"]);
+    eight_clients_against_four_slots(&["--threads", "1"], " (1 loops x 4 slots, UDP too)");
+}
+
+/// The same with the async front end.
+#[test]
+fn eight_clients_against_four_slots_four_served_four_closed_cleanly_async() {
+    eight_clients_against_four_slots(&["--async"], " (async, 4 slots)");
+}
+
+fn eight_clients_against_four_slots(args: &[&str], first_ends: &str) {
+    let (mut srv, port) = server_on_free_port("127.0.0.1", args);
     let first = srv.seen.first().cloned().unwrap_or_default();
-    assert!(
-        first.ends_with(" (1 loops x 4 slots, UDP too)"),
-        "{first:?}"
-    );
+    assert!(first.ends_with(first_ends), "{first:?}");
     let mut clients = Vec::new();
     for i in 0..8 {
         let s = connect(localhost(port));
@@ -264,7 +331,17 @@ fn two_loops_of_one_slot_serve_two_clients_at_once_and_close_the_rest() {
 
 #[test]
 fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &[]);
+    invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives_async() {
+    invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives_in(&["--async"]);
+}
+
+fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives_in(mode: &[&str]) {
+    let (mut srv, port) = server_on_free_port_in(mode, "127.0.0.1", &[]);
     let mut s = connect(localhost(port));
     let nasty: &[&[u8]] = &[
         b"\xff\xfe\xc0\xaf\xed\xa0\x80",
@@ -283,7 +360,17 @@ fn invalid_utf8_and_ansi_escapes_are_echoed_exactly_and_the_server_lives() {
 
 #[test]
 fn a_client_that_never_reads_does_not_stop_a_reader() {
-    let (_srv, port) = server_on_free_port("127.0.0.1", &["--idle-timeout", "0"]);
+    a_client_that_never_reads_does_not_stop_a_reader_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn a_client_that_never_reads_does_not_stop_a_reader_async() {
+    a_client_that_never_reads_does_not_stop_a_reader_in(&["--async"]);
+}
+
+fn a_client_that_never_reads_does_not_stop_a_reader_in(mode: &[&str]) {
+    let (_srv, port) = server_on_free_port_in(mode, "127.0.0.1", &["--idle-timeout", "0"]);
     let hog = connect(localhost(port));
     hog.set_nonblocking(true).unwrap();
     let mut reader = connect(localhost(port));
@@ -604,7 +691,17 @@ fn read_until_closed(s: &mut TcpStream) -> Result<(), String> {
 
 #[test]
 fn the_server_evicts_an_idle_client_and_keeps_a_busy_one() {
-    let (srv, port) = server_on_free_port("127.0.0.1", &["--idle-timeout", "1"]);
+    the_server_evicts_an_idle_client_and_keeps_a_busy_one_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_server_evicts_an_idle_client_and_keeps_a_busy_one_async() {
+    the_server_evicts_an_idle_client_and_keeps_a_busy_one_in(&["--async"]);
+}
+
+fn the_server_evicts_an_idle_client_and_keeps_a_busy_one_in(mode: &[&str]) {
+    let (srv, port) = server_on_free_port_in(mode, "127.0.0.1", &["--idle-timeout", "1"]);
     let mut idle = connect(localhost(port));
     let idle_port = idle.local_addr().unwrap().port();
     let mut busy = connect(localhost(port));
@@ -646,7 +743,17 @@ fn the_server_evicts_an_idle_client_and_keeps_a_busy_one() {
 
 #[test]
 fn the_server_denies_a_peer_not_on_its_allowlist() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--allow", "127.0.0.2"]);
+    the_server_denies_a_peer_not_on_its_allowlist_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_server_denies_a_peer_not_on_its_allowlist_async() {
+    the_server_denies_a_peer_not_on_its_allowlist_in(&["--async"]);
+}
+
+fn the_server_denies_a_peer_not_on_its_allowlist_in(mode: &[&str]) {
+    let (mut srv, port) = server_on_free_port_in(mode, "127.0.0.1", &["--allow", "127.0.0.2"]);
     let mut denied = connect(localhost(port));
     let from = denied.local_addr().unwrap().port();
     srv.expect_line("'deny'", |l| {
@@ -655,16 +762,27 @@ fn the_server_denies_a_peer_not_on_its_allowlist() {
     let _ = denied.write_all(b"anyone there?");
     read_until_closed(&mut denied).unwrap();
     // The same address on the list is served.
-    let (_srv, port) = server_on_free_port("127.0.0.1", &["--allow", "127.0.0.1"]);
+    let (_srv, port) = server_on_free_port_in(mode, "127.0.0.1", &["--allow", "127.0.0.1"]);
     let mut allowed = connect(localhost(port));
     echo_exact(&mut allowed, b"allowed");
 }
 
 #[test]
 fn the_client_example_sends_its_messages_in_turn() {
+    the_client_example_sends_its_messages_in_turn_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_client_example_sends_its_messages_in_turn_async() {
+    the_client_example_sends_its_messages_in_turn_in(&["--async"]);
+}
+
+fn the_client_example_sends_its_messages_in_turn_in(mode: &[&str]) {
     let port = free_port();
     let mut py = tutorial_server(port);
-    let mut client = client_example(
+    let mut client = client_example_in(
+        mode,
         port,
         &[
             "--message",
@@ -685,6 +803,16 @@ fn the_client_example_sends_its_messages_in_turn() {
 
 #[test]
 fn the_client_example_fails_on_a_wrong_echo() {
+    the_client_example_fails_on_a_wrong_echo_in(&[]);
+}
+
+/// The same with the async front end.
+#[test]
+fn the_client_example_fails_on_a_wrong_echo_async() {
+    the_client_example_fails_on_a_wrong_echo_in(&["--async"]);
+}
+
+fn the_client_example_fails_on_a_wrong_echo_in(mode: &[&str]) {
     let port = free_port();
     // Echoes everything in upper case: not what was sent.
     let upper = "import socket,sys\n\
@@ -694,7 +822,7 @@ fn the_client_example_fails_on_a_wrong_echo() {
         while (d:=c.recv(1024)): c.send(d.upper())\n";
     let mut py = Proc::start(Command::new("python3").args(["-c", upper, &port.to_string()]));
     py.expect_line("'ready'", |l| l == "ready");
-    let mut client = client_example(port, &["--count", "3"]);
+    let mut client = client_example_in(mode, port, &["--count", "3"]);
     client.expect_line("'mismatch'", |l| l.starts_with("mismatch"));
     assert_eq!(client.wait_exit(), 1, "client output: {:?}", client.seen);
 }
@@ -705,8 +833,22 @@ fn the_client_example_fails_on_a_wrong_echo() {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_server_stops_every_loop_on_ctrl_c() {
-    let (mut srv, port) = server_on_free_port("127.0.0.1", &["--threads", "3", "--slots", "8"]);
-    let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(localhost(port))).collect();
+    stops_on_ctrl_c(&["--threads", "3", "--slots", "8"], 6);
+}
+
+/// The async server stops on Ctrl-C too, and its clients see their connections end.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_async_server_stops_on_ctrl_c() {
+    stops_on_ctrl_c(&["--async"], 3);
+}
+
+/// `clients` clients are echoed, Ctrl-C ends the server with exit code 0, and each
+/// client sees its connection end.
+#[cfg(target_os = "linux")]
+fn stops_on_ctrl_c(args: &[&str], clients: usize) {
+    let (mut srv, port) = server_on_free_port("127.0.0.1", args);
+    let mut clients: Vec<TcpStream> = (0..clients).map(|_| connect(localhost(port))).collect();
     for (i, s) in clients.iter_mut().enumerate() {
         echo_exact(s, format!("client {i}").as_bytes());
     }
@@ -717,6 +859,22 @@ fn the_server_stops_every_loop_on_ctrl_c() {
     for (i, s) in clients.iter_mut().enumerate() {
         assert_eq!(read_until_closed(s), Ok(()), "client {i}");
     }
+}
+
+/// `--async` is TCP on one thread: what it cannot do is a usage error (exit 2).
+#[test]
+fn async_with_what_it_cannot_do_is_a_usage_error() {
+    let refused: [&[&str]; 3] = [
+        &["--async", "--threads", "2"],
+        &["--async", "--no-tcp"],
+        &["--async", "--png", "/tmp/x.png"],
+    ];
+    for args in refused {
+        let mut srv = Proc::start(Command::new(example("server")).args(args));
+        assert_eq!(srv.wait_exit(), 2, "server {args:?}");
+    }
+    let mut client = client_example(1, &["--async", "--udp"]);
+    assert_eq!(client.wait_exit(), 2, "client --async --udp");
 }
 
 #[test]

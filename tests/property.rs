@@ -3,22 +3,17 @@
 
 mod common;
 
+use std::cell::RefCell;
+
 use common::saved::saving_failures;
-use common::{client_ip, server_addr, Peer, SERVER_IP};
+use common::streams::{client_data, echo_exactly_through};
+use common::SERVER_IP;
 use nal_echo::display::RecordingDisplay;
 use nal_echo::stack::mock::MockNetwork;
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use proptest::prelude::*;
 
 const CLIENTS: usize = 5;
-
-/// A client's bytes and the sizes it sends them in (up to `max_chunk`).
-fn client_data(max_chunk: usize) -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
-    (
-        prop::collection::vec(any::<u8>(), 0..6000),
-        prop::collection::vec(1usize..max_chunk, 1..20),
-    )
-}
 
 /// Every client sends its data in its chunks to an `EchoServer` with `BUF`-byte
 /// slots, under chaos on both sides; each must get exactly its bytes back.
@@ -31,57 +26,17 @@ fn echo_exactly<const BUF: usize>(
     let net: MockNetwork = MockNetwork::new();
     let stack = net.stack(SERVER_IP);
     stack.chaos(server_seed, would_block);
-    let mut config = ServerConfig::default();
-    config.idle_timeout = None;
-    let mut server =
-        EchoServer::<_, _, CLIENTS, BUF>::sized(stack, RecordingDisplay::new(), config);
-    server.poll(Instant::ZERO).ok();
-    let mut peers: Vec<Peer<'_>> = (0..clients.len())
-        .map(|i| {
-            let p = Peer::connect(&net, client_ip(i as u8), server_addr(5001));
-            p.stack
-                .chaos(client_seed.wrapping_add(i as u64), would_block);
-            // Accept may WouldBlock under chaos: poll until this client has its slot.
-            for _ in 0..1000 {
-                if server.stats().active as usize > i {
-                    break;
-                }
-                let _ = server.poll(Instant::ZERO);
-            }
-            p
-        })
-        .collect();
-    let mut offsets = vec![0usize; clients.len()];
-    let mut chunk_ix = vec![0usize; clients.len()];
-    for round in 0..100_000 {
-        let _ = server.poll(Instant::from_millis(round));
-        let mut done = true;
-        for (i, p) in peers.iter_mut().enumerate() {
-            let (data, chunks) = &clients[i];
-            if offsets[i] < data.len() {
-                let want = chunks[chunk_ix[i] % chunks.len()];
-                let end = (offsets[i] + want).min(data.len());
-                let n = p.send(&data[offsets[i]..end]);
-                offsets[i] += n;
-                if n > 0 {
-                    chunk_ix[i] += 1;
-                }
-            }
-            p.read();
-            prop_assert!(!p.closed && !p.reset, "client {} lost its connection", i);
-            done &= p.received.len() >= data.len();
-        }
-        if done {
-            break;
-        }
-    }
-    for (i, p) in peers.iter().enumerate() {
-        prop_assert_eq!(&p.received, &clients[i].0, "client {}", i);
-    }
-    let total: usize = clients.iter().map(|c| c.0.len()).sum();
-    prop_assert_eq!(server.stats().bytes_out, total as u64);
-    prop_assert_eq!(server.stats().errors, 0);
-    Ok(())
+    let config = ServerConfig::default().with_idle_timeout(None);
+    let server = RefCell::new(EchoServer::<_, _, CLIENTS, BUF>::sized(
+        stack,
+        RecordingDisplay::new(),
+        config,
+    ));
+    let step = |round: u64| {
+        let _ = server.borrow_mut().poll(Instant::from_millis(round));
+    };
+    let stats = || *server.borrow().stats();
+    echo_exactly_through(&net, clients, client_seed, would_block, step, stats)
 }
 
 proptest! {

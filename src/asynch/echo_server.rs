@@ -14,7 +14,7 @@ use embedded_io_async::{ErrorKind, Read, Write};
 
 use crate::asynch::notify::Notify;
 use crate::asynch::sleep::{now, sleep_until, sleep_until_or_never};
-use crate::display::{Flush, Status, StatusScreen, StatusView};
+use crate::display::{Flush, StatusScreen, StatusView};
 use crate::log::{trace_event, Dbg};
 use crate::server::ledger::Ledger;
 use crate::server::{CloseReason, ServerConfig, ServerError, ServerEvent, ServerStats};
@@ -102,16 +102,7 @@ impl<Display: Flush, const SLOTS: usize, const BUF: usize> AsyncEchoServer<Displ
     /// A server with `SLOTS` slots of `BUF` bytes:
     /// `AsyncEchoServer::<_, 2, 512>::sized(display, config)`.
     pub fn sized(display: Display, config: ServerConfig) -> Self {
-        let mut view = StatusView::new(
-            display,
-            config.local_ip,
-            config.port,
-            config.refresh_interval,
-        );
-        view.set_status(Status {
-            slots: Self::SLOT_COUNT,
-            ..Status::default()
-        });
+        let view = config.status_view(display, Self::SLOT_COUNT);
         let changed = Notify::default();
         // The first draw shows the header and `accepting.....`.
         changed.notify();

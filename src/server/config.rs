@@ -3,6 +3,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
+use crate::display::{Status, StatusView};
 use crate::time::Duration;
 
 /// The tutorial's port, the default of [`ServerConfig::port`].
@@ -125,6 +126,17 @@ impl ServerConfig {
     pub fn with_allowed(mut self, peer: IpAddr) -> Result<Self, AllowlistFull> {
         self.allowlist.push(peer).map_err(|_| AllowlistFull)?;
         Ok(self)
+    }
+
+    /// The status view of a server with these settings and `slots` slots, showing
+    /// `ip:port` and `accepting.....`.
+    pub(crate) fn status_view<D>(&self, display: D, slots: u32) -> StatusView<D> {
+        let mut view = StatusView::new(display, self.local_ip, self.port, self.refresh_interval);
+        view.set_status(Status {
+            slots,
+            ..Status::default()
+        });
+        view
     }
 
     /// Whether `peer` may connect under the allowlist.

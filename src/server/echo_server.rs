@@ -3,7 +3,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use crate::display::{Flush, Status, StatusScreen, StatusView};
+use crate::display::{Flush, StatusScreen, StatusView};
 use crate::log::trace_event;
 use crate::progress::Progress;
 use crate::server::config::ServerConfig;
@@ -125,16 +125,7 @@ where
     /// `EchoServer::<_, _, 2, 512>::sized(stack, display, config)`, or in the type
     /// of the variable it goes into.
     pub fn sized(stack: Stack, display: Display, config: ServerConfig) -> Self {
-        let mut view = StatusView::new(
-            display,
-            config.local_ip,
-            config.port,
-            config.refresh_interval,
-        );
-        view.set_status(Status {
-            slots: Self::SLOT_COUNT,
-            ..Status::default()
-        });
+        let view = config.status_view(display, Self::SLOT_COUNT);
         Self {
             stack,
             config,

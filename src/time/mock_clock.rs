@@ -35,6 +35,54 @@ impl MockClock {
     }
 }
 
+/// An embedded-hal-async delay on a [`MockClock`] (feature `async`): it ends once
+/// the test has moved the clock past its end, never before. Waiting, it wakes its
+/// task at once, so the test's executor polls again after each move.
+#[cfg(feature = "async")]
+#[derive(Debug, Clone, Copy)]
+pub struct MockDelay<'c> {
+    clock: &'c MockClock,
+}
+
+#[cfg(feature = "async")]
+impl MockClock {
+    /// A delay that this clock ends.
+    pub fn delay(&self) -> MockDelay<'_> {
+        MockDelay { clock: self }
+    }
+}
+
+#[cfg(feature = "async")]
+impl MockDelay<'_> {
+    async fn sleep(&self, millis: u64) {
+        let end = self.clock.now_instant() + Duration::from_millis(millis);
+        core::future::poll_fn(|cx| {
+            if self.clock.now_instant() >= end {
+                return core::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            core::task::Poll::Pending
+        })
+        .await;
+    }
+}
+
+/// Rounds up to whole milliseconds, the clock's unit: never shorter than asked.
+#[cfg(feature = "async")]
+impl embedded_hal_async::delay::DelayNs for MockDelay<'_> {
+    async fn delay_ns(&mut self, ns: u32) {
+        self.sleep(u64::from(ns).div_ceil(1_000_000)).await;
+    }
+
+    async fn delay_us(&mut self, us: u32) {
+        self.sleep(u64::from(us).div_ceil(1000)).await;
+    }
+
+    async fn delay_ms(&mut self, ms: u32) {
+        self.sleep(u64::from(ms)).await;
+    }
+}
+
 impl Clock for &MockClock {
     fn now(&mut self) -> Instant {
         self.now_instant()

@@ -18,6 +18,8 @@ mod watchdog;
 pub use counter_clock::CounterClock;
 #[cfg(feature = "mock")]
 pub use mock_clock::MockClock;
+#[cfg(all(feature = "mock", feature = "async"))]
+pub use mock_clock::MockDelay;
 #[cfg(feature = "std")]
 pub use std_clock::StdClock;
 pub use watchdog::Watchdog;

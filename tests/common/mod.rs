@@ -5,6 +5,7 @@ pub mod i2c;
 pub mod ipv6;
 pub mod saved;
 pub mod std_calls;
+pub mod streams;
 pub mod watchdog;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};

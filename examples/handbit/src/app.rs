@@ -35,14 +35,14 @@ use crate::wifi_link::WifiLink;
 /// The tutorial's port.
 pub const PORT: u16 = 5001;
 /// Echo buffer of each slot (the tutorial's `recv(1024)`).
-const BUF: usize = 1024;
+pub const BUF: usize = 1024;
 /// A link down for longer than this ends the server; a shorter outage (the access
 /// point roaming, a beacon lost) keeps the connections and the lease.
-const LINK_GRACE: Duration = Duration::from_secs(5);
+pub const LINK_GRACE: Duration = Duration::from_secs(5);
 /// The statistics page is redrawn this often (it shows the uptime in seconds).
-const STATS_REFRESH: Duration = Duration::from_millis(250);
+pub const STATS_REFRESH: Duration = Duration::from_millis(250);
 /// The Wi-Fi page is redrawn this often (it shows the seconds waited).
-const WIFI_PAGE_REFRESH: Duration = Duration::from_millis(250);
+pub const WIFI_PAGE_REFRESH: Duration = Duration::from_millis(250);
 /// Stack-wide server errors are logged at most this often.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -389,7 +389,7 @@ fn log_error(last: &mut Option<Instant>, now: Instant, error: &dyn fmt::Display)
 
 /// Initialises the OLED if a try is due (at start, then with backoff after each
 /// failure); returns whether it has just worked. The echo never waits for it.
-fn init_panel<D: Panel>(panel: &mut PanelInit, now: Instant, display: &mut D) -> bool {
+pub fn init_panel<D: Panel>(panel: &mut PanelInit, now: Instant, display: &mut D) -> bool {
     match panel.poll(now, || display.init_panel()) {
         Some(Ok(())) => {
             println!("OLED: on (after {} failed tries)", panel.failures());

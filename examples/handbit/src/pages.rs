@@ -66,6 +66,12 @@ pub struct PageDrawer {
     fresh: bool,
 }
 
+impl Default for PageDrawer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PageDrawer {
     pub const fn new() -> Self {
         Self { fresh: true }

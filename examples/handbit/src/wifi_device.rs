@@ -32,7 +32,7 @@ use smoltcp::time::Instant;
 /// How long smoltcp may want to send without a send slot before the radio counts
 /// as stalled: far longer than any congestion (a slot frees within milliseconds)
 /// or a rejoin (15 s at most), short enough that a user does not give up first.
-const RADIO_STALL: Duration = Duration::from_secs(30);
+pub const RADIO_STALL: Duration = Duration::from_secs(30);
 
 /// The Wi-Fi station interface as a smoltcp device.
 pub struct WifiDevice {

@@ -4,6 +4,9 @@
 //!   through `embedded-nal`, never blocking, with scripted and seeded faults: for
 //!   datagrams, loss, duplication and reordering ([`DatagramFaults`]), truncation to
 //!   the receiver's buffer, and a log of what was done to them ([`DatagramLog`]).
+//! - With the feature `async`, [`MockNetwork::async_stack`]: a host through
+//!   edge-nal's `TcpBind` and embedded-nal-async's `TcpConnect`, with the same
+//!   faults, for the async front ends.
 //!
 //! The mock clock and display are beside what they stand in for:
 //! [`MockClock`](crate::time::MockClock) and
@@ -41,6 +44,8 @@
 //! # Ok::<(), nb::Error<nal_echo::stack::mock::MockError>>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod asynch;
 mod error;
 mod faults;
 mod network;
@@ -49,6 +54,8 @@ mod pipe;
 mod stack;
 mod udp;
 
+#[cfg(feature = "async")]
+pub use asynch::{AsyncMockAcceptor, AsyncMockHalf, AsyncMockSocket, AsyncMockStack};
 pub use error::MockError;
 pub use faults::{DatagramFaults, Op};
 pub use network::{MockNetwork, MockSocket};

@@ -34,6 +34,18 @@ pub struct MockSocket {
     pub(super) serial: u32,
 }
 
+#[cfg(feature = "async")]
+impl MockSocket {
+    /// A second handle to the same socket, for the halves of a split socket; it is
+    /// never closed.
+    pub(super) fn alias(&self) -> Self {
+        Self {
+            index: self.index,
+            serial: self.serial,
+        }
+    }
+}
+
 pub(super) struct State<const S: usize, const P: usize> {
     pub(super) slots: [Option<Slot<P>>; S],
     pub(super) hosts: [Option<Host>; S],
