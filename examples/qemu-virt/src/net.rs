@@ -295,14 +295,14 @@ impl phy::RxToken for Rx<'_> {
 
 impl Rx<'_> {
     /// The frame, mutable (embassy-net's token hands out `&mut [u8]`). A reply sent
-    /// from inside `f` uses the transmit ring, not this borrow.
+    /// from inside `f` uses the transmit ring, not this borrow. The buffer goes back
+    /// to the card when the token is dropped, after the borrow ends.
     pub fn consume_mut<R>(self, f: impl FnOnce(&mut [u8]) -> R) -> R {
         let mut rx = self.phy.rx.borrow_mut();
         let (start, len) = (self.start, self.len);
         let result = f(&mut rx.buffers[self.slot][start..start + len]);
         drop(rx);
         result
-        // The buffer goes back to the card in `drop`.
     }
 }
 
