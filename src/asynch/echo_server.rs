@@ -283,24 +283,31 @@ impl<Display: Flush, const SLOTS: usize, const BUF: usize> AsyncEchoServer<Displ
         C: Clock,
         D: DelayNs,
     {
-        if !self.config.allows(peer.ip()) {
-            close(&mut socket, delay).await;
-            self.shared().ledger.denied(peer);
-        } else if let Some(slot) = self.take_slot(peer) {
+        if let Some(slot) = self.take_slot(peer) {
             self.changed.notify();
             let reason = self.serve(slot, &mut socket, clock, delay).await;
             close(&mut socket, delay).await;
             self.free_slot(slot, peer, reason);
-        } else {
-            close(&mut socket, delay).await;
-            self.shared().ledger.rejected(peer);
+            self.changed.notify();
+            return;
         }
+        // Counted as soon as it is refused; the close may take a while.
         self.changed.notify();
+        close(&mut socket, delay).await;
     }
 
+    /// A free slot for `peer`, taken; `None` (and the refusal counted) if the
+    /// allowlist denies it or every slot is busy.
     fn take_slot(&self, peer: SocketAddr) -> Option<usize> {
         let mut shared = self.shared();
-        let slot = shared.slots.iter().position(|s| !s.busy)?;
+        if !self.config.allows(peer.ip()) {
+            shared.ledger.denied(peer);
+            return None;
+        }
+        let Some(slot) = shared.slots.iter().position(|s| !s.busy) else {
+            shared.ledger.rejected(peer);
+            return None;
+        };
         shared.slots[slot] = Slot {
             busy: true,
             feed: MessageFeed::new(),
