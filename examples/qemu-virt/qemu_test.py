@@ -429,9 +429,9 @@ def test_frame(ctx):
     # The screen redraws at most every 100 ms. Had the last message come within
     # that interval of the first, the line could go from a previous test's
     # "I'am MixNo" through "Hello Handbit" back to "I'am MixNo" with no redraw at
-    # all, or be redrawn with the first message after `mark`: let the first one be
-    # drawn before going on.
-    time.sleep(3 * REFRESH_S)
+    # all, or be redrawn with the first message after `mark`: wait until the
+    # screen shows the first one before going on.
+    wait_for_message(board, ctx, "Hello Handbit", 5)
     mark = len(board.text())
     s = connect(board.host_port)
     try:
@@ -455,6 +455,20 @@ def test_frame(ctx):
         raise TestError("empty PNG")
     if ctx.args.keep_logs:
         print(f"    PNG: {png}")
+
+
+def wait_for_message(board, ctx, message, timeout):
+    """Until the frames the board printed so far show `message` on the message
+    line (read back by the qemu_frame tool), checked every half refresh."""
+    snapshot = os.path.join(ctx.logdir, f"frame-wait-{ctx.firmware}.log")
+    deadline = time.monotonic() + timeout
+    while True:
+        shutil.copyfile(board.log_path, snapshot)
+        if run_frame_tool([snapshot, "--expect-message", message]).returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TestError(f"the screen did not show {message!r} within {timeout} s")
+        time.sleep(REFRESH_S / 2)
 
 
 MESSAGE_ROWS = range(48, 64)  # pixel rows of the screen's message line
