@@ -23,6 +23,7 @@ use nal_echo::{
 };
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 
+use crate::board::Board;
 use crate::button::Button;
 use crate::clock::BoardClock;
 use crate::net::{self, Lease};
@@ -57,24 +58,8 @@ type Server<'s, 'b, D> = EchoServer<
 /// largest a frame carries (a datagram that fills the buffer may have been cut).
 type Datagrams = UdpEcho<SmoltcpUdpSocket, 2, { net::LARGEST_DATAGRAM + 1 }>;
 
-/// What the board wiring hands to [`run`].
-pub struct Board<'d, D, B> {
-    /// The network to join (shown on the Wi-Fi page).
-    pub ssid: &'static str,
-    /// The Wi-Fi station, configured with the network's credentials.
-    pub link: WifiLink<'d>,
-    /// The station's frames.
-    pub device: WifiDevice,
-    /// The OLED, initialised.
-    pub display: D,
-    /// Button B's level: `true` while pressed.
-    pub button_b: B,
-    /// From the hardware RNG: seeds smoltcp's sequence numbers and local ports.
-    pub random_seed: u64,
-}
-
 /// Runs the echo server for ever.
-pub fn run<D, B>(board: Board<'_, D, B>) -> !
+pub fn run<D, B>(board: Board<'_, D, B, WifiDevice>) -> !
 where
     D: Panel,
     D::Error: fmt::Debug,
@@ -83,7 +68,7 @@ where
     let Board {
         ssid,
         mut link,
-        mut device,
+        frames: mut device,
         mut display,
         mut button_b,
         random_seed,

@@ -14,7 +14,8 @@ use esp_println::println;
 use esp_radio::wifi::{Config as WifiConfig, ControllerConfig, Interface, WifiController};
 use esp_rtos::CurrentThreadHandle;
 
-use crate::{radio, wifi_link};
+use crate::radio;
+use crate::wifi_link::{self, WifiLink};
 
 /// The network to join, from the build environment.
 pub const WIFI_SSID: &str = match option_env!("WIFI_SSID") {
@@ -119,4 +120,22 @@ pub fn start(firmware: &str) -> Parts {
         interface,
         random_seed,
     }
+}
+
+/// What the board wiring hands to either firmware's `run`: `Frames` is how the
+/// Wi-Fi station's frames reach the network stack (a smoltcp device for the poll
+/// firmware, esp-radio's interface for embassy-net).
+pub struct Board<'d, D, B, Frames> {
+    /// The network to join (shown on the Wi-Fi page).
+    pub ssid: &'static str,
+    /// The Wi-Fi station, configured with the network's credentials.
+    pub link: WifiLink<'d>,
+    /// The station's frames.
+    pub frames: Frames,
+    /// The OLED (the firmware initialises it, and retries).
+    pub display: D,
+    /// Button B's level: `true` while pressed.
+    pub button_b: B,
+    /// From the hardware RNG: seeds the stack's sequence numbers and local ports.
+    pub random_seed: u64,
 }

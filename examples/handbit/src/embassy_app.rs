@@ -36,6 +36,7 @@ use nal_echo::time::Watchdog;
 use nal_echo::{Clock, Instant, ServerConfig};
 
 use crate::app::{self, BUF, LINK_GRACE, PORT, STATS_REFRESH, WIFI_PAGE_REFRESH};
+use crate::board::Board;
 use crate::button::Button;
 use crate::clock::BoardClock;
 use crate::net::{self, SLOTS};
@@ -60,24 +61,8 @@ const BIND_RETRY: embassy_time::Duration = embassy_time::Duration::from_secs(1);
 /// The server of this firmware.
 type Server<D> = AsyncEchoServer<D, SLOTS, BUF>;
 
-/// What the board wiring hands to [`run`].
-pub struct Board<'d, D, B> {
-    /// The network to join (shown on the Wi-Fi page).
-    pub ssid: &'static str,
-    /// The Wi-Fi station, configured with the network's credentials.
-    pub link: WifiLink<'d>,
-    /// The station's frames, for embassy-net.
-    pub interface: Interface,
-    /// The OLED (initialised by the board loop, with retries).
-    pub display: D,
-    /// Button B's level: `true` while pressed.
-    pub button_b: B,
-    /// From the hardware RNG: seeds embassy-net (smoltcp's sequence numbers, ports).
-    pub random_seed: u64,
-}
-
 /// Runs the echo server for ever.
-pub async fn run<D, B>(board: Board<'_, D, B>) -> !
+pub async fn run<D, B>(board: Board<'_, D, B, Interface>) -> !
 where
     D: Panel,
     D::Error: fmt::Debug,
@@ -86,7 +71,7 @@ where
     let Board {
         ssid,
         link,
-        interface,
+        frames: interface,
         display,
         button_b,
         random_seed,

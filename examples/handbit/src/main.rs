@@ -74,10 +74,10 @@ fn main() -> ! {
 
     // The main loop initialises the OLED, and tries again with backoff if that
     // fails; the server runs meanwhile (and counts the failed updates).
-    app::run(app::Board {
+    app::run(board::Board {
         ssid: WIFI_SSID,
         link: WifiLink::new(parts.controller),
-        device: WifiDevice::new(parts.interface),
+        frames: WifiDevice::new(parts.interface),
         display,
         button_b: move || button_b.is_low(),
         random_seed: parts.random_seed,

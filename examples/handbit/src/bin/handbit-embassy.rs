@@ -35,10 +35,10 @@ async fn main(_spawner: Spawner) -> ! {
     let display = panel::oled(RefCellDevice::new(&bus), OLED_ADDRESS, OLED_COLUMN_OFFSET);
     let button_b = parts.button_b;
 
-    embassy_app::run(embassy_app::Board {
+    embassy_app::run(board::Board {
         ssid: WIFI_SSID,
         link: WifiLink::new(parts.controller),
-        interface: parts.interface,
+        frames: parts.interface,
         display,
         button_b: move || button_b.is_low(),
         random_seed: parts.random_seed,
