@@ -288,7 +288,7 @@ fn run(client: &mut impl Client, opts: &Options, idle: &mut IdleWait, clock: &St
 fn run_async(config: ClientConfig, opts: &Options, clock: &StdClock) -> (End, ClientStats) {
     let watch = Watch::new(opts);
     let remote = config.remote;
-    let mut client = AsyncPeriodicClient::new(*clock, AsyncIoDelay, config);
+    let client = AsyncPeriodicClient::new(*clock, AsyncIoDelay, config);
     let stack = StdConnect::default();
     let echoed = Cell::new(0);
     let run = async {
@@ -312,7 +312,7 @@ fn run_async(config: ClientConfig, opts: &Options, clock: &StdClock) -> (End, Cl
         }
     };
     let end = async_io::block_on(futures_lite::future::or(run, stopped));
-    (end, *client.stats())
+    (end, client.stats())
 }
 
 /// When a run ends: Ctrl-C, the `--count` deadline, a mismatch or the count.

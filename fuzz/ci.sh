@@ -3,7 +3,7 @@
 #
 #   fuzz/ci.sh [seconds per target, default 30]
 #
-# FUZZ_TARGETS="echo text" limits the run to some targets (default: all five);
+# FUZZ_TARGETS="echo text" limits the run to some targets (default: all six);
 # FUZZ_SANITIZER (below) picks the sanitizer.
 #
 # Needs the nightly toolchain; installs cargo-fuzz if it is missing. Fails on any
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 SECONDS_PER_TARGET="${1:-30}"
-read -r -a TARGETS <<< "${FUZZ_TARGETS:-echo text at smoltcp udp}"
+read -r -a TARGETS <<< "${FUZZ_TARGETS:-echo text at smoltcp udp async_echo}"
 # FUZZ_SANITIZER=none builds without AddressSanitizer (cargo-fuzz's default),
 # about twice as many executions: nal-echo has no `unsafe` on the fuzzed paths,
 # and overflow checks and debug assertions stay on either way (fuzz/Cargo.toml).

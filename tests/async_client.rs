@@ -30,7 +30,7 @@ fn client_config(remote: SocketAddr) -> ClientConfig {
 
 /// Runs the client until `done`, within [`WAIT`]; returns its counters.
 fn run_until(config: ClientConfig, done: impl FnMut(&ClientStats) -> bool) -> ClientStats {
-    let mut client = AsyncPeriodicClient::new(StdClock::new(), AsyncIoDelay, config);
+    let client = AsyncPeriodicClient::new(StdClock::new(), AsyncIoDelay, config);
     let stack = StdConnect::default();
     let run = async {
         client.run_until(&stack, done).await;
@@ -42,7 +42,7 @@ fn run_until(config: ClientConfig, done: impl FnMut(&ClientStats) -> bool) -> Cl
     };
     let finished = async_io::block_on(future::or(run, timeout));
     assert!(finished, "not done within {WAIT:?}: {:?}", client.stats());
-    *client.stats()
+    client.stats()
 }
 
 /// A server that serves each connection it accepts with the next of `behaviours`,
@@ -180,7 +180,7 @@ fn a_refused_connection_is_retried_after_the_backoff() {
 
 #[test]
 fn a_run_ends_its_connection_and_the_next_connects_at_once() {
-    let mut client =
+    let client =
         AsyncPeriodicClient::new(StdClock::new(), AsyncIoDelay, client_config(server(vec![])));
     assert_eq!(client.state(), ClientState::Waiting);
     let stack = StdConnect::default();

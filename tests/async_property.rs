@@ -224,7 +224,7 @@ fn client_and_server_agree(
     let config = ClientConfig::new(server_addr(5001))
         .with_messages(TUTORIAL_MESSAGES)
         .with_period(Duration::from_millis(period_ms));
-    let mut client = AsyncPeriodicClient::new(&clock, clock.delay(), config);
+    let client = AsyncPeriodicClient::new(&clock, clock.delay(), config);
     let client_stack = net.async_stack(client_ip(0));
     {
         let mut talk = pin!(client.run_until(&client_stack, |s| s.echoed >= 20));
@@ -240,7 +240,7 @@ fn client_and_server_agree(
         }
         prop_assert!(done, "20 echoes within the steps");
     }
-    let stats = *client.stats();
+    let stats = client.stats();
     prop_assert_eq!(
         (
             stats.echoed,

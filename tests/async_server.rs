@@ -55,7 +55,7 @@ fn the_tutorials_messages_are_echoed_verified_and_shown() {
     let client_config = ClientConfig::new(host.addr)
         .with_messages(TUTORIAL_MESSAGES)
         .with_period(Duration::from_millis(20));
-    let mut client = AsyncPeriodicClient::new(StdClock::new(), AsyncIoDelay, client_config);
+    let client = AsyncPeriodicClient::new(StdClock::new(), AsyncIoDelay, client_config);
     let stack = StdConnect::default();
     let run = async {
         client.run_until(&stack, |s| s.echoed >= 6).await;
@@ -69,7 +69,7 @@ fn the_tutorials_messages_are_echoed_verified_and_shown() {
         async_io::block_on(future::or(run, timeout)),
         "6 echoes within {WAIT:?}"
     );
-    let stats = *client.stats();
+    let stats = client.stats();
     assert_eq!((stats.echoed, stats.sent, stats.connects), (6, 6, 1));
     assert_eq!((stats.failures, stats.mismatches), (0, 0));
     assert!(stats.rtt_min.is_some() && stats.rtt_max >= stats.rtt_min);

@@ -41,100 +41,28 @@
 //!   back exactly what it sent (nothing lost, nothing held back);
 //! - nothing panics (with overflow checks on in the fuzz build).
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+#[path = "world.rs"]
+mod world;
 
 use core::cell::Cell;
+use core::net::SocketAddr;
 
 use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
-use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op};
-use nal_echo::{
-    ClientConfig, CloseReason, Duration, EchoServer, Instant, PeriodicClient, ServerConfig,
-    ServerEvent, ServerStats,
+use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack};
+use nal_echo::{ClientConfig, EchoServer, PeriodicClient, ServerConfig};
+use world::{
+    check_server_stats, client_config, close, connect, hog_sockets, inject, jump, receive,
+    receive_everything, send, server_config, Cursor, RawClient, Tally, CLIENTS, CLIENT_IP, HOG_IP,
+    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
 };
 
-/// Network-wide sockets: few, so that the hog can exhaust them.
-const SOCKETS: usize = 14;
-/// Receive buffer of each mock socket: small, so that a client that never reads
-/// fills it and the server sees its sends blocked.
-const PIPE: usize = 1024;
-/// Server slots: few, so that all are busy and connections are rejected.
-const SLOTS: usize = 2;
-/// Raw clients; one more than slots, so that one is rejected or waits.
-const CLIENTS: usize = 3;
-/// Steps per input, so that one execution stays cheap.
-const MAX_STEPS: usize = 200;
 /// Polls after the schedule, with the faults cleared, for everything in flight to
 /// be echoed: a slot moves at most `8 * BUF` bytes a poll (8 rounds of a buffer),
 /// and at most `PIPE` bytes wait towards it, plus one poll to accept.
 const DRAIN_ROUNDS: usize = PIPE / 16 / 8 + 4;
-/// Largest chunk a raw client sends or reads at once.
-const MAX_CHUNK: usize = 700;
-
-const PORT: u16 = 5001;
-const SERVER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-/// Raw clients 0 and 2 live here.
-const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
-const PERIODIC_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
-/// Raw client 1 lives here; it is not on the allowlist when there is one.
-const STRANGER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 4));
-/// Takes sockets to exhaust the network's table.
-const HOG_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
-
-/// Messages of the periodic client: the tutorial's, with an empty one and
-/// controls, and one longer than a mock socket's buffer.
-const MESSAGES_SHORT: &[&[u8]] = &[
-    b"Hello Handbit",
-    b"",
-    b"\x1b[31mred\x07\r\n",
-    "掌控板".as_bytes(),
-];
-const LONG: [u8; 1500] = long_message();
 /// The periodic client's outbox for messages built at run time.
 const OUTBOX: usize = 24;
-const MESSAGES_LONG: &[&[u8]] = &[&LONG, b"x"];
-
-const fn long_message() -> [u8; 1500] {
-    let mut m = [0u8; 1500];
-    let mut i = 0;
-    while i < m.len() {
-        m[i] = (i % 251) as u8;
-        i += 1;
-    }
-    m
-}
-
-/// Reads the fuzzer's bytes; once they run out every read gives zero.
-struct Cursor<'a> {
-    data: &'a [u8],
-}
-
-impl Cursor<'_> {
-    fn byte(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.byte(), self.byte()])
-    }
-
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// Up to `n` bytes of the input itself, as data to send.
-    fn take(&mut self, n: usize) -> &[u8] {
-        let (head, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        head
-    }
-}
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -145,24 +73,6 @@ pub fn run(data: &[u8]) {
     } else {
         World::<2400>::new(setup, &mut cursor).run(&mut cursor);
     }
-}
-
-/// A raw client and the stream of its current connection.
-#[derive(Default)]
-struct RawClient {
-    socket: Option<MockSocket>,
-    sent: Vec<u8>,
-    received: Vec<u8>,
-}
-
-/// What the server's events add up to.
-#[derive(Default)]
-struct Tally {
-    accepted: u32,
-    closed: u32,
-    rejected: u32,
-    denied: u32,
-    evicted: u32,
 }
 
 struct World<const BUF: usize> {
@@ -183,38 +93,11 @@ impl<const BUF: usize> World<BUF> {
     }
 
     fn server_config(&self) -> ServerConfig {
-        let mut config = ServerConfig::default();
-        config.port = PORT;
-        config.idle_timeout = match (self.setup >> 1) & 3 {
-            0 => None,
-            1 => Some(Duration::from_millis(0)),
-            2 => Some(Duration::from_millis(50)),
-            _ => Some(Duration::from_secs(60)),
-        };
-        config.refresh_interval = Duration::from_millis(u64::from((self.setup >> 3) & 3) * 50);
-        if self.setup & 0x20 != 0 {
-            let _ = config.allowlist.push(CLIENT_IP);
-            let _ = config.allowlist.push(PERIODIC_IP);
-        }
-        config
+        server_config(self.setup)
     }
 
     fn client_config(&self) -> ClientConfig {
-        let [messages, period, timeouts] = self.client_setup;
-        let mut config = ClientConfig::new(SocketAddr::new(SERVER_IP, PORT));
-        config.messages = match messages % 4 {
-            0 => nal_echo::TUTORIAL_MESSAGES,
-            1 => MESSAGES_SHORT,
-            2 => MESSAGES_LONG,
-            // Built at run time instead (`poll_with`); no listed ones.
-            _ => &[],
-        };
-        config.period = Duration::from_millis(u64::from(period) * 4);
-        config.connect_timeout = Duration::from_millis(u64::from(timeouts & 0x0F) * 20);
-        config.echo_timeout = Duration::from_millis(u64::from(timeouts >> 4) * 20);
-        config.backoff.initial = Duration::from_millis(u64::from(messages >> 2));
-        config.seed = u32::from(messages);
-        config
+        client_config(self.client_setup)
     }
 
     fn run(&mut self, cursor: &mut Cursor<'_>) {
@@ -258,8 +141,8 @@ impl<const BUF: usize> World<BUF> {
             let which = usize::from(op >> 5) % CLIENTS;
             let stack = &mut client_stacks[which % 2];
             match op & 0x1F {
-                0..=2 => self.connect(stack, &mut clients[which]),
-                3..=6 => self.send(stack, &mut clients[which], cursor),
+                0..=2 => connect(stack, &mut clients[which]),
+                3..=6 => self.total_sent += send(stack, &mut clients[which], cursor) as u64,
                 7..=9 => receive(stack, &mut clients[which], cursor),
                 10 => close(stack, &mut clients[which]),
                 11 => {
@@ -346,46 +229,6 @@ impl<const BUF: usize> World<BUF> {
         }
     }
 
-    /// A new connection, and so a new stream; an old socket is closed first.
-    fn connect<const S: usize, const P: usize>(
-        &mut self,
-        stack: &mut MockStack<'_, S, P>,
-        client: &mut RawClient,
-    ) {
-        close(stack, client);
-        let Ok(mut socket) = stack.socket() else {
-            return;
-        };
-        // A connect that blocks is given up, as a client with a short timeout would.
-        match stack.connect(&mut socket, SocketAddr::new(SERVER_IP, PORT)) {
-            Ok(()) => client.socket = Some(socket),
-            Err(_) => {
-                let _ = stack.close(socket);
-            }
-        }
-    }
-
-    fn send<const S: usize, const P: usize>(
-        &mut self,
-        stack: &mut MockStack<'_, S, P>,
-        client: &mut RawClient,
-        cursor: &mut Cursor<'_>,
-    ) {
-        let len = usize::from(cursor.u16()) % (MAX_CHUNK + 1);
-        let fill = cursor.byte();
-        // Input bytes first (so the fuzzer controls the text), then a pattern.
-        let mut chunk = cursor.take(len.min(64)).to_vec();
-        chunk.extend((chunk.len()..len).map(|i| fill.wrapping_add(i as u8)));
-        let Some(socket) = client.socket.as_mut() else {
-            return;
-        };
-        if let Ok(n) = stack.send(socket, &chunk) {
-            assert!(n <= chunk.len(), "send took {n} of {} bytes", chunk.len());
-            client.sent.extend_from_slice(&chunk[..n]);
-            self.total_sent += n as u64;
-        }
-    }
-
     fn check<Stack, Display, Timer>(
         &self,
         server: &EchoServer<Stack, Display, SLOTS, BUF>,
@@ -435,20 +278,6 @@ impl<const BUF: usize> World<BUF> {
     }
 }
 
-fn check_server_stats(s: &ServerStats, tally: &Tally, occupied: usize) {
-    assert_eq!(s.accepted, tally.accepted, "accepted: {s:?}");
-    assert_eq!(s.rejected, tally.rejected, "rejected: {s:?}");
-    assert_eq!(s.denied, tally.denied, "denied: {s:?}");
-    assert_eq!(s.evicted, tally.evicted, "evicted: {s:?}");
-    assert_eq!(s.active, tally.accepted - tally.closed, "active: {s:?}");
-    assert_eq!(s.active as usize, occupied, "active vs slots: {s:?}");
-    assert!(occupied <= SLOTS);
-    assert!(
-        s.bytes_out <= s.bytes_in,
-        "echoed more than received: {s:?}"
-    );
-}
-
 /// Counts the events of the last poll. A poll makes fewer events than the queue
 /// holds (at most `SLOTS` closes and `SLOTS + 1` accepts), so none is lost.
 fn drain_events<Stack, Display, const BUF: usize>(
@@ -459,139 +288,7 @@ fn drain_events<Stack, Display, const BUF: usize>(
     Display: nal_echo::Flush,
 {
     while let Some(event) = server.next_event() {
-        match event {
-            ServerEvent::Accepted { .. } => tally.accepted += 1,
-            ServerEvent::Closed { reason, .. } => {
-                tally.closed += 1;
-                if reason == CloseReason::Idle {
-                    tally.evicted += 1;
-                }
-            }
-            ServerEvent::Rejected { .. } => tally.rejected += 1,
-            ServerEvent::Denied { .. } => tally.denied += 1,
-            _ => {}
-        }
-    }
-}
-
-fn receive<const S: usize, const P: usize>(
-    stack: &mut MockStack<'_, S, P>,
-    client: &mut RawClient,
-    cursor: &mut Cursor<'_>,
-) {
-    let mut buf = vec![0u8; usize::from(cursor.u16()) % (MAX_CHUNK + 1)];
-    let Some(socket) = client.socket.as_mut() else {
-        return;
-    };
-    match stack.receive(socket, &mut buf) {
-        Ok(n) => {
-            assert!(n <= buf.len(), "receive gave {n} into {} bytes", buf.len());
-            client.received.extend_from_slice(&buf[..n]);
-        }
-        Err(nb::Error::WouldBlock | nb::Error::Other(_)) => {}
-    }
-}
-
-/// Reads what has arrived for the client, without limits.
-fn receive_everything<const S: usize, const P: usize>(
-    stack: &mut MockStack<'_, S, P>,
-    client: &mut RawClient,
-) {
-    let Some(socket) = client.socket.as_mut() else {
-        return;
-    };
-    let mut buf = [0u8; PIPE];
-    while let Ok(n @ 1..) = stack.receive(socket, &mut buf) {
-        client.received.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Ends the client's stream; unread echo makes the mock reset the server's end.
-fn close<const S: usize, const P: usize>(stack: &mut MockStack<'_, S, P>, client: &mut RawClient) {
-    if let Some(socket) = client.socket.take() {
-        let _ = stack.close(socket);
-    }
-    client.sent.clear();
-    client.received.clear();
-}
-
-fn jump(clock: &nal_echo::time::MockClock, how: u8) {
-    let by = match how >> 6 {
-        0 => u64::from(how & 0x3F),
-        1 => u64::from(how & 0x3F) * 10,
-        2 => u64::from(how & 0x3F) * 1000,
-        // Backwards, as a bad clock may go.
-        _ => {
-            let back = u64::from(how & 0x3F) * 10;
-            clock.set(Instant::from_millis(
-                clock.now_instant().total_millis().saturating_sub(back),
-            ));
-            return;
-        }
-    };
-    clock.advance(Duration::from_millis(by));
-}
-
-const OPS: [Op; 8] = [
-    Op::Socket,
-    Op::Connect,
-    Op::Send,
-    Op::Receive,
-    Op::Accept,
-    Op::Close,
-    Op::Bind,
-    Op::Listen,
-];
-const ERRORS: [MockError; 7] = [
-    MockError::NoSocket,
-    MockError::AddrInUse,
-    MockError::ConnectionRefused,
-    MockError::PipeClosed,
-    MockError::Reset,
-    MockError::InvalidState,
-    MockError::Injected,
-];
-
-/// One fault for a host, chosen by the next bytes.
-fn inject<const S: usize, const P: usize>(host: &MockStack<'_, S, P>, cursor: &mut Cursor<'_>) {
-    let kind = cursor.byte();
-    let arg = cursor.byte();
-    let op = OPS[usize::from(arg) % OPS.len()];
-    let count = u32::from(arg >> 3) % 4 + 1;
-    match kind % 9 {
-        0 => host.would_block_next(op, count),
-        1 => host.fail_next(op, count, ERRORS[usize::from(kind >> 4) % ERRORS.len()]),
-        2 => host.limit_send(Some(usize::from(arg % 8))),
-        3 => host.limit_receive(Some(usize::from(arg % 8))),
-        4 => {
-            host.limit_send(None);
-            host.limit_receive(None);
-        }
-        5 => host.chaos(u64::from(arg), u16::from(kind >> 4) * 60),
-        6 => host.chaos_off(),
-        7 => host.socket_limit(Some(usize::from(arg % 4))),
-        _ => host.clear_faults(),
-    }
-}
-
-/// Takes (`how` even) or frees sockets of the network-wide table.
-fn hog_sockets<const S: usize, const P: usize>(
-    hog: &mut MockStack<'_, S, P>,
-    hogged: &mut Vec<MockSocket>,
-    how: u8,
-) {
-    let n = usize::from(how >> 1) % (S + 1);
-    if how & 1 == 0 {
-        for _ in 0..n {
-            match hog.socket() {
-                Ok(s) => hogged.push(s),
-                Err(_) => break,
-            }
-        }
-    } else {
-        for s in hogged.drain(..n.min(hogged.len())) {
-            let _ = hog.close(s);
-        }
+        tally.count(event);
     }
 }
 

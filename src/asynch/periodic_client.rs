@@ -2,7 +2,7 @@
 //! (embedded-nal-async `TcpConnect`), with the `poll` client's schedule, checks,
 //! counters and backoff.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::convert::Infallible;
 
 use embassy_futures::select::{select, Either};
@@ -15,7 +15,7 @@ use crate::client::backoff::Jitter;
 use crate::client::schedule::Schedule;
 use crate::client::{ClientConfig, ClientError, ClientState, ClientStats};
 use crate::log::{trace_event, Dbg};
-use crate::time::{Clock, Instant};
+use crate::time::{Clock, Duration, Instant};
 
 /// Echo bytes read at a time.
 const READ_CHUNK: usize = 64;
@@ -32,33 +32,35 @@ const READ_CHUNK: usize = 64;
 /// [`ClientStats::missed_ticks`], never sent in a burst. Between echoes the client
 /// still reads, so a byte the server sends unasked is a mismatch at once, as with
 /// the `poll` client. `Clock` is the crate's [`Clock`]; `Delay` any
-/// embedded-hal-async [`DelayNs`] (embassy-time's `Delay`, say).
+/// embedded-hal-async [`DelayNs`] that can be cloned (embassy-time's `Delay`, say):
+/// each run takes its own copy, so that `run` needs only `&self` and another
+/// future may read [`stats`](Self::stats) while it runs.
 pub struct AsyncPeriodicClient<Clock, Delay> {
     clock: RefCell<Clock>,
     delay: Delay,
     config: ClientConfig,
-    stats: ClientStats,
-    jitter: Jitter,
-    state: ClientState,
-    retry_at: Instant,
+    stats: Cell<ClientStats>,
+    jitter: Cell<Jitter>,
+    state: Cell<ClientState>,
+    retry_at: Cell<Instant>,
 }
 
-impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
+impl<C: Clock, D: DelayNs + Clone> AsyncPeriodicClient<C, D> {
     /// A client that connects to [`ClientConfig::remote`] when run.
     pub fn new(clock: C, delay: D, config: ClientConfig) -> Self {
         Self {
             clock: RefCell::new(clock),
             delay,
-            jitter: Jitter::new(config.seed),
+            jitter: Cell::new(Jitter::new(config.seed)),
             config,
-            stats: ClientStats::default(),
-            state: ClientState::Waiting,
-            retry_at: Instant::ZERO,
+            stats: Cell::new(ClientStats::default()),
+            state: Cell::new(ClientState::Waiting),
+            retry_at: Cell::new(Instant::ZERO),
         }
     }
 
     /// Runs for ever (drop the future to stop it).
-    pub async fn run<S: TcpConnect>(&mut self, stack: &S) -> Infallible {
+    pub async fn run<S: TcpConnect>(&self, stack: &S) -> Infallible {
         loop {
             self.run_until(stack, |_| false).await;
         }
@@ -66,20 +68,22 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
 
     /// Runs until `done` says so; it is asked after each verified echo and after
     /// each failure, with the counters so far. The connection ends with the run;
-    /// the next run connects again at once.
+    /// the next run connects again at once. Run one at a time: two runs of one
+    /// client would count into the same counters.
     pub async fn run_until<S: TcpConnect>(
-        &mut self,
+        &self,
         stack: &S,
         mut done: impl FnMut(&ClientStats) -> bool,
     ) {
-        while !done(&self.stats) {
-            self.state = ClientState::Waiting;
-            sleep_until(&self.clock, &mut self.delay, self.retry_at).await;
-            match self.connection(stack, &mut done).await {
+        let mut delay = self.delay.clone();
+        while !done(&self.stats.get()) {
+            self.state.set(ClientState::Waiting);
+            sleep_until(&self.clock, &mut delay, self.retry_at.get()).await;
+            match self.connection(stack, &mut delay, &mut done).await {
                 Ok(()) => {
                     // The connection ended with the run: the next run connects at once.
-                    self.state = ClientState::Waiting;
-                    self.retry_at = now(&self.clock);
+                    self.state.set(ClientState::Waiting);
+                    self.retry_at.set(now(&self.clock));
                     return;
                 }
                 Err(e) => self.fail(&e),
@@ -87,9 +91,10 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
         }
     }
 
-    /// Counters of what the client has done.
-    pub fn stats(&self) -> &ClientStats {
-        &self.stats
+    /// Counters of what the client has done (also while it runs: `run` takes
+    /// `&self`, so another future may show them).
+    pub fn stats(&self) -> ClientStats {
+        self.stats.get()
     }
 
     /// The settings in use.
@@ -99,12 +104,12 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
 
     /// Where the client is (or was, when its future was dropped) in its cycle.
     pub fn state(&self) -> ClientState {
-        self.state
+        self.state.get()
     }
 
     /// When the next connection attempt is made, while [`ClientState::Waiting`].
     pub fn retry_at(&self) -> Option<Instant> {
-        (self.state == ClientState::Waiting).then_some(self.retry_at)
+        (self.state.get() == ClientState::Waiting).then_some(self.retry_at.get())
     }
 
     /// Gives the clock and the delay back.
@@ -112,17 +117,24 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
         (self.clock.into_inner(), self.delay)
     }
 
+    fn count(&self, f: impl FnOnce(&mut ClientStats)) {
+        let mut stats = self.stats.get();
+        f(&mut stats);
+        self.stats.set(stats);
+    }
+
     /// One connection: made, then used until `done` or a failure.
     async fn connection<S: TcpConnect>(
-        &mut self,
+        &self,
         stack: &S,
+        delay: &mut D,
         done: &mut impl FnMut(&ClientStats) -> bool,
     ) -> Result<(), ClientError<S::Error>> {
-        self.state = ClientState::Connecting;
+        self.state.set(ClientState::Connecting);
         let deadline = now(&self.clock) + self.config.connect_timeout;
         let attempt = select(
             stack.connect(self.config.remote),
-            sleep_until(&self.clock, &mut self.delay, deadline),
+            sleep_until(&self.clock, delay, deadline),
         );
         let mut conn = match attempt.await {
             Either::First(Ok(conn)) => conn,
@@ -130,21 +142,23 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
             Either::Second(()) => return Err(ClientError::ConnectTimeout),
         };
         trace_event!(info, "connected");
-        self.state = ClientState::Connected;
-        self.stats.connects = self.stats.connects.wrapping_add(1);
-        self.stats.consecutive_failures = 0;
+        self.state.set(ClientState::Connected);
+        self.count(|s| {
+            s.connects = s.connects.wrapping_add(1);
+            s.consecutive_failures = 0;
+        });
         let mut schedule = Schedule::starting(now(&self.clock));
         for k in 0usize.. {
-            let late_ticks = self.next_tick(&mut conn, &mut schedule).await?;
+            let late_ticks = self.next_tick(&mut conn, &mut schedule, delay).await?;
             let missed = u32::try_from(late_ticks).unwrap_or(u32::MAX);
-            self.stats.missed_ticks = self.stats.missed_ticks.wrapping_add(missed);
+            self.count(|s| s.missed_ticks = s.missed_ticks.wrapping_add(missed));
             let messages = self.config.messages;
             let message = messages
                 .get(k % messages.len().max(1))
                 .copied()
                 .unwrap_or_default();
-            self.exchange(&mut conn, message).await?;
-            if done(&self.stats) {
+            self.exchange(&mut conn, message, delay).await?;
+            if done(&self.stats.get()) {
                 break;
             }
         }
@@ -155,9 +169,10 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
     /// echoes. Returns how many ticks passed unsent. Without messages it only
     /// watches the connection.
     async fn next_tick<T: Read>(
-        &mut self,
+        &self,
         conn: &mut T,
         schedule: &mut Schedule,
+        delay: &mut D,
     ) -> Result<u64, ClientError<T::Error>> {
         let period = self.config.period;
         let due = if self.config.messages.is_empty() {
@@ -168,14 +183,14 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
         let mut unasked = [0u8; 1];
         let tick = async {
             match due {
-                Some(at) => sleep_until(&self.clock, &mut self.delay, at).await,
+                Some(at) => sleep_until(&self.clock, delay, at).await,
                 None => core::future::pending().await,
             }
         };
         match select(conn.read(&mut unasked), tick).await {
             Either::First(Ok(0)) => Err(ClientError::ConnectionClosed),
             Either::First(Ok(_)) => {
-                self.stats.mismatches = self.stats.mismatches.wrapping_add(1);
+                self.count(|s| s.mismatches = s.mismatches.wrapping_add(1));
                 Err(ClientError::EchoMismatch)
             }
             Either::First(Err(e)) => Err(ClientError::Connection(e)),
@@ -185,40 +200,42 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
 
     /// Sends `message` and verifies its echo within the echo timeout.
     async fn exchange<T: Read + Write>(
-        &mut self,
+        &self,
         conn: &mut T,
         message: &[u8],
+        delay: &mut D,
     ) -> Result<(), ClientError<T::Error>> {
         if message.is_empty() {
-            self.stats.sent = self.stats.sent.wrapping_add(1);
+            self.count(|s| s.sent = s.sent.wrapping_add(1));
             return Ok(());
         }
         let sent_at = now(&self.clock);
         let deadline = sent_at + self.config.echo_timeout;
         let round_trip = select(
-            send_and_verify(conn, message, &mut self.stats),
-            sleep_until(&self.clock, &mut self.delay, deadline),
+            send_and_verify(conn, message, &self.stats),
+            sleep_until(&self.clock, delay, deadline),
         );
         match round_trip.await {
             Either::First(verified) => verified?,
             Either::Second(()) => return Err(ClientError::EchoTimeout),
         }
         let rtt = now(&self.clock) - sent_at;
-        self.stats.record_rtt(rtt);
+        self.count(|s| s.record_rtt(rtt));
         Ok(())
     }
 
-    fn fail<N: core::fmt::Debug>(&mut self, error: &ClientError<N>) {
-        let wait = self
-            .stats
-            .record_failure(&self.config.backoff, self.jitter.next());
+    fn fail<N: core::fmt::Debug>(&self, error: &ClientError<N>) {
+        let mut jitter = self.jitter.get();
+        let mut wait = Duration::ZERO;
+        self.count(|s| wait = s.record_failure(&self.config.backoff, jitter.next()));
+        self.jitter.set(jitter);
         trace_event!(
             warn,
             "connection failed: {:?}, retry in {} ms",
             Dbg(error),
             wait.total_millis()
         );
-        self.retry_at = now(&self.clock) + wait;
+        self.retry_at.set(now(&self.clock) + wait);
     }
 }
 
@@ -228,8 +245,13 @@ impl<C: Clock, D: DelayNs> AsyncPeriodicClient<C, D> {
 async fn send_and_verify<T: Read + Write>(
     conn: &mut T,
     message: &[u8],
-    stats: &mut ClientStats,
+    stats: &Cell<ClientStats>,
 ) -> Result<(), ClientError<T::Error>> {
+    let count = |f: &dyn Fn(&mut ClientStats)| {
+        let mut s = stats.get();
+        f(&mut s);
+        stats.set(s);
+    };
     let mut sent = 0;
     while let Some(rest) = message.get(sent..).filter(|r| !r.is_empty()) {
         let n = match conn.write(rest).await {
@@ -238,9 +260,9 @@ async fn send_and_verify<T: Read + Write>(
             Err(e) => return Err(ClientError::Connection(e)),
         };
         sent += n;
-        stats.bytes_sent = stats.bytes_sent.wrapping_add(n as u64);
+        count(&|s| s.bytes_sent = s.bytes_sent.wrapping_add(n as u64));
     }
-    stats.sent = stats.sent.wrapping_add(1);
+    count(&|s| s.sent = s.sent.wrapping_add(1));
     let mut matched = 0;
     let mut echo = [0u8; READ_CHUNK];
     while let Some(expected) = message.get(matched..).filter(|r| !r.is_empty()) {
@@ -250,9 +272,9 @@ async fn send_and_verify<T: Read + Write>(
             Ok(n) => n.min(want),
             Err(e) => return Err(ClientError::Connection(e)),
         };
-        stats.bytes_received = stats.bytes_received.wrapping_add(n as u64);
+        count(&|s| s.bytes_received = s.bytes_received.wrapping_add(n as u64));
         if echo.get(..n) != expected.get(..n) {
-            stats.mismatches = stats.mismatches.wrapping_add(1);
+            count(&|s| s.mismatches = s.mismatches.wrapping_add(1));
             return Err(ClientError::EchoMismatch);
         }
         matched += n;

@@ -52,7 +52,7 @@ impl Backoff {
 
 /// A small xorshift generator: jitter needs to differ between boards, not to be
 /// unpredictable, and a generator crate would be more code than this.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Jitter {
     state: u32,
 }

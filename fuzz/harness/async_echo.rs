@@ -1,0 +1,248 @@
+//! Fuzz harness: `AsyncEchoServer` and `AsyncPeriodicClient` on the mock network
+//! through the async traits (`MockNetwork::async_stack`), each future polled one
+//! step at a time as the fuzzer's bytes say, on the mock clock.
+//!
+//! The set-up and the steps are the `echo` harness's (world.rs): raw clients
+//! connect, send, read, close, reset or go silent; the clock jumps (also
+//! backwards) before the server's or the client's future is polled; faults hit
+//! the server's, a client's or the periodic client's host; a hog takes sockets;
+//! the display fails; the screen goes off and on. The periodic client sends its
+//! listed messages (the async client builds none at run time).
+//!
+//! After every step it asserts:
+//!
+//! - every raw client's received bytes are a prefix of what it sent on that
+//!   connection;
+//! - the server's counters equal its events: `accepted`, `rejected`, `denied`,
+//!   `evicted`, `active` (at most `SLOTS`), and `bytes_out <= bytes_in <=` all
+//!   bytes sent;
+//! - the message line holds no control character;
+//! - the periodic client never sees a mismatched echo, and its counts are
+//!   consistent;
+//! - at the end, with every fault cleared and the server polled until all in
+//!   flight has moved, every raw client the server still serves has got back
+//!   exactly what it sent;
+//! - nothing panics.
+
+#[path = "world.rs"]
+mod world;
+
+use core::future::Future;
+use core::net::SocketAddr;
+use core::pin::{pin, Pin};
+use core::task::{Context, Waker};
+
+use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
+use nal_echo::display::RecordingDisplay;
+use nal_echo::stack::mock::{MockNetwork, MockSocket};
+use nal_echo::time::MockClock;
+use nal_echo::{ClientStats, ServerEvent};
+use world::{
+    check_server_stats, client_config, close, connect, hog_sockets, inject, jump, receive,
+    receive_everything, send, server_config, Cursor, RawClient, Tally, CLIENTS, CLIENT_IP, HOG_IP,
+    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SOCKETS, STRANGER_IP,
+};
+
+/// Polls after the schedule for everything in flight to be echoed: a slot moves
+/// up to 8 rounds of its buffer before it yields, and at most `PIPE` bytes wait
+/// towards it, plus a few polls to accept and close.
+const DRAIN_ROUNDS: usize = PIPE / 16 / 8 + 8;
+
+/// Runs one input.
+pub fn run(data: &[u8]) {
+    let mut cursor = Cursor { data };
+    let setup = cursor.byte();
+    let client_setup = [cursor.byte(), cursor.byte(), cursor.byte()];
+    if setup & 1 == 0 {
+        run_sized::<16>(setup, client_setup, &mut cursor);
+    } else {
+        run_sized::<2400>(setup, client_setup, &mut cursor);
+    }
+}
+
+/// Polls a future once; it never ends by itself.
+fn step<F: Future>(future: Pin<&mut F>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(
+        future.poll(&mut cx).is_pending(),
+        "a future ended by itself"
+    );
+}
+
+fn run_sized<const BUF: usize>(setup: u8, client_setup: [u8; 3], cursor: &mut Cursor<'_>) {
+    let net = MockNetwork::<SOCKETS, PIPE>::new_sized();
+    let clock = MockClock::new();
+    let display = RecordingDisplay::new();
+    let server = AsyncEchoServer::<_, { world::SLOTS }, BUF>::sized(&display, server_config(setup));
+    let server_stack = net.async_stack(SERVER_IP);
+    let mut serving = pin!(server.run(&server_stack, &clock, clock.delay()));
+    let mut client_config = client_config(client_setup);
+    if client_config.messages.is_empty() {
+        client_config.messages = nal_echo::TUTORIAL_MESSAGES;
+    }
+    let client = AsyncPeriodicClient::new(&clock, clock.delay(), client_config);
+    let client_stack = net.async_stack(PERIODIC_IP);
+    let mut talking = pin!(client.run(&client_stack));
+    let mut client_stacks = [net.stack(CLIENT_IP), net.stack(STRANGER_IP)];
+    let mut hog = net.stack(HOG_IP);
+    let mut hogged: Vec<MockSocket> = Vec::new();
+    let mut clients: [RawClient; CLIENTS] = Default::default();
+    let mut watch = Watch::default();
+    let mut screen_on = setup & 0xC0 == 0xC0;
+    server.set_screen_enabled(screen_on);
+    // Listening from the start, so that connects reach it without a poll first.
+    step(serving.as_mut());
+    watch.drain(&server);
+
+    for _ in 0..MAX_STEPS {
+        if cursor.is_empty() {
+            break;
+        }
+        let op = cursor.byte();
+        let which = usize::from(op >> 5) % CLIENTS;
+        let stack = &mut client_stacks[which % 2];
+        match op & 0x1F {
+            0..=2 => connect(stack, &mut clients[which]),
+            3..=6 => watch.total_sent += send(stack, &mut clients[which], cursor) as u64,
+            7..=9 => receive(stack, &mut clients[which], cursor),
+            10 => close(stack, &mut clients[which]),
+            11 => {
+                if let Some(socket) = &clients[which].socket {
+                    stack.reset(socket);
+                }
+            }
+            12..=16 => {
+                jump(&clock, cursor.byte());
+                step(serving.as_mut());
+            }
+            17..=19 => {
+                jump(&clock, cursor.byte());
+                step(talking.as_mut());
+            }
+            20..=22 => inject(&net.stack(SERVER_IP), cursor),
+            23 | 24 => inject(stack, cursor),
+            25 => inject(&net.stack(PERIODIC_IP), cursor),
+            26 => hog_sockets(&mut hog, &mut hogged, cursor.byte()),
+            27 => {
+                let n = u32::from(cursor.byte() & 3);
+                if op & 0x20 == 0 {
+                    display.fail_next_draw(n);
+                } else {
+                    display.fail_next_flush(n);
+                }
+            }
+            28 => {
+                screen_on = !screen_on;
+                server.set_screen_enabled(screen_on);
+            }
+            29 => {
+                // The server side resets the connection of this client.
+                if let Some(addr) = clients[which]
+                    .socket
+                    .as_ref()
+                    .and_then(|s| stack.local_addr(s))
+                {
+                    net.reset_connection(addr);
+                }
+            }
+            _ => {
+                // A busy loop: both poll a few times without time passing.
+                for _ in 0..3 {
+                    step(serving.as_mut());
+                    step(talking.as_mut());
+                }
+            }
+        }
+        watch.drain(&server);
+        watch.check(&server, &clients, &client.stats());
+    }
+    for host in [SERVER_IP, CLIENT_IP, STRANGER_IP] {
+        net.stack(host).clear_faults();
+    }
+    for _ in 0..DRAIN_ROUNDS {
+        step(serving.as_mut());
+        watch.drain(&server);
+        for (i, client) in clients.iter_mut().enumerate() {
+            receive_everything(&mut client_stacks[i % 2], client);
+        }
+    }
+    watch.check(&server, &clients, &client.stats());
+    for (i, client) in clients.iter().enumerate() {
+        let stack = &client_stacks[i % 2];
+        let local = client.socket.as_ref().and_then(|s| stack.local_addr(s));
+        let served = local.is_some_and(|l| watch.served.contains(&l));
+        assert!(
+            !served || client.received == client.sent,
+            "client {i}, still served, got {} of the {} bytes it sent back",
+            client.received.len(),
+            client.sent.len()
+        );
+    }
+}
+
+/// What the server's events add up to, and who it serves now.
+#[derive(Default)]
+struct Watch {
+    tally: Tally,
+    served: Vec<SocketAddr>,
+    /// Bytes the raw clients handed to the network.
+    total_sent: u64,
+}
+
+impl Watch {
+    fn drain<const BUF: usize>(
+        &mut self,
+        server: &AsyncEchoServer<&RecordingDisplay, { world::SLOTS }, BUF>,
+    ) {
+        while let Some(event) = server.next_event() {
+            match event {
+                ServerEvent::Accepted { peer, .. } => self.served.push(peer),
+                ServerEvent::Closed { peer, .. } => self.served.retain(|p| *p != peer),
+                _ => {}
+            }
+            self.tally.count(event);
+        }
+    }
+
+    fn check<const BUF: usize>(
+        &self,
+        server: &AsyncEchoServer<&RecordingDisplay, { world::SLOTS }, BUF>,
+        clients: &[RawClient],
+        client_stats: &ClientStats,
+    ) {
+        for (i, c) in clients.iter().enumerate() {
+            assert!(
+                c.sent.starts_with(&c.received),
+                "client {i} got bytes it did not send: sent {:?}, received {:?}",
+                c.sent,
+                c.received
+            );
+        }
+        let s = server.stats();
+        check_server_stats(&s, &self.tally, self.served.len());
+        let all_sent = self.total_sent + client_stats.bytes_sent;
+        assert!(
+            s.bytes_in <= all_sent,
+            "server got {} of {all_sent} bytes sent",
+            s.bytes_in
+        );
+        let message = server.with_screen(|screen| screen.message().to_string());
+        assert!(
+            !message.chars().any(char::is_control),
+            "control character on the screen: {message:?}"
+        );
+        assert_eq!(
+            client_stats.mismatches, 0,
+            "echo mismatch: {client_stats:?}"
+        );
+        assert!(client_stats.echoed <= client_stats.sent, "{client_stats:?}");
+        assert!(
+            client_stats.bytes_received <= client_stats.bytes_sent,
+            "{client_stats:?}"
+        );
+        assert!(
+            client_stats.consecutive_failures <= client_stats.failures,
+            "{client_stats:?}"
+        );
+    }
+}
