@@ -34,13 +34,12 @@ use core::task::{Context, Waker};
 
 use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
 use nal_echo::display::RecordingDisplay;
-use nal_echo::stack::mock::{MockNetwork, MockSocket};
+use nal_echo::stack::mock::MockNetwork;
 use nal_echo::time::MockClock;
 use nal_echo::{ClientStats, ServerEvent};
 use world::{
-    check_server_stats, client_config, close, connect, hog_sockets, inject, jump, receive,
-    receive_everything, send, server_config, Cursor, RawClient, Tally, CLIENTS, CLIENT_IP, HOG_IP,
-    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SOCKETS, STRANGER_IP,
+    check_server_stats, client_config, jump, server_config, Cursor, Peers, RawClient, Tally,
+    CLIENT_IP, MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
 };
 
 /// Polls after the schedule for everything in flight to be echoed: a slot moves
@@ -73,7 +72,7 @@ fn run_sized<const BUF: usize>(setup: u8, client_setup: [u8; 3], cursor: &mut Cu
     let net = MockNetwork::<SOCKETS, PIPE>::new_sized();
     let clock = MockClock::new();
     let display = RecordingDisplay::new();
-    let server = AsyncEchoServer::<_, { world::SLOTS }, BUF>::sized(&display, server_config(setup));
+    let server = AsyncEchoServer::<_, SLOTS, BUF>::sized(&display, server_config(setup));
     let server_stack = net.async_stack(SERVER_IP);
     let mut serving = pin!(server.run(&server_stack, &clock, clock.delay()));
     let mut client_config = client_config(client_setup);
@@ -83,10 +82,7 @@ fn run_sized<const BUF: usize>(setup: u8, client_setup: [u8; 3], cursor: &mut Cu
     let client = AsyncPeriodicClient::new(&clock, clock.delay(), client_config);
     let client_stack = net.async_stack(PERIODIC_IP);
     let mut talking = pin!(client.run(&client_stack));
-    let mut client_stacks = [net.stack(CLIENT_IP), net.stack(STRANGER_IP)];
-    let mut hog = net.stack(HOG_IP);
-    let mut hogged: Vec<MockSocket> = Vec::new();
-    let mut clients: [RawClient; CLIENTS] = Default::default();
+    let mut peers = Peers::new(&net);
     let mut watch = Watch::default();
     let mut screen_on = setup & 0xC0 == 0xC0;
     server.set_screen_enabled(screen_on);
@@ -99,62 +95,33 @@ fn run_sized<const BUF: usize>(setup: u8, client_setup: [u8; 3], cursor: &mut Cu
             break;
         }
         let op = cursor.byte();
-        let which = usize::from(op >> 5) % CLIENTS;
-        let stack = &mut client_stacks[which % 2];
-        match op & 0x1F {
-            0..=2 => connect(stack, &mut clients[which]),
-            3..=6 => watch.total_sent += send(stack, &mut clients[which], cursor) as u64,
-            7..=9 => receive(stack, &mut clients[which], cursor),
-            10 => close(stack, &mut clients[which]),
-            11 => {
-                if let Some(socket) = &clients[which].socket {
-                    stack.reset(socket);
-                }
-            }
-            12..=16 => {
-                jump(&clock, cursor.byte());
-                step(serving.as_mut());
-            }
-            17..=19 => {
-                jump(&clock, cursor.byte());
-                step(talking.as_mut());
-            }
-            20..=22 => inject(&net.stack(SERVER_IP), cursor),
-            23 | 24 => inject(stack, cursor),
-            25 => inject(&net.stack(PERIODIC_IP), cursor),
-            26 => hog_sockets(&mut hog, &mut hogged, cursor.byte()),
-            27 => {
-                let n = u32::from(cursor.byte() & 3);
-                if op & 0x20 == 0 {
-                    display.fail_next_draw(n);
-                } else {
-                    display.fail_next_flush(n);
-                }
-            }
-            28 => {
-                screen_on = !screen_on;
-                server.set_screen_enabled(screen_on);
-            }
-            29 => {
-                // The server side resets the connection of this client.
-                if let Some(addr) = clients[which]
-                    .socket
-                    .as_ref()
-                    .and_then(|s| stack.local_addr(s))
-                {
-                    net.reset_connection(addr);
-                }
-            }
-            _ => {
-                // A busy loop: both poll a few times without time passing.
-                for _ in 0..3 {
+        if let Some(sent) = peers.step(op, &display, cursor) {
+            watch.total_sent += sent;
+        } else {
+            match op & 0x1F {
+                12..=16 => {
+                    jump(&clock, cursor.byte());
                     step(serving.as_mut());
+                }
+                17..=19 => {
+                    jump(&clock, cursor.byte());
                     step(talking.as_mut());
+                }
+                28 => {
+                    screen_on = !screen_on;
+                    server.set_screen_enabled(screen_on);
+                }
+                _ => {
+                    // A busy loop: both poll a few times without time passing.
+                    for _ in 0..3 {
+                        step(serving.as_mut());
+                        step(talking.as_mut());
+                    }
                 }
             }
         }
         watch.drain(&server);
-        watch.check(&server, &clients, &client.stats());
+        watch.check(&server, &peers.clients, &client.stats());
     }
     for host in [SERVER_IP, CLIENT_IP, STRANGER_IP] {
         net.stack(host).clear_faults();
@@ -162,14 +129,11 @@ fn run_sized<const BUF: usize>(setup: u8, client_setup: [u8; 3], cursor: &mut Cu
     for _ in 0..DRAIN_ROUNDS {
         step(serving.as_mut());
         watch.drain(&server);
-        for (i, client) in clients.iter_mut().enumerate() {
-            receive_everything(&mut client_stacks[i % 2], client);
-        }
+        peers.receive_everything();
     }
-    watch.check(&server, &clients, &client.stats());
-    for (i, client) in clients.iter().enumerate() {
-        let stack = &client_stacks[i % 2];
-        let local = client.socket.as_ref().and_then(|s| stack.local_addr(s));
+    watch.check(&server, &peers.clients, &client.stats());
+    for (i, client) in peers.clients.iter().enumerate() {
+        let local = peers.local_addr(i);
         let served = local.is_some_and(|l| watch.served.contains(&l));
         assert!(
             !served || client.received == client.sent,
@@ -190,10 +154,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn drain<const BUF: usize>(
-        &mut self,
-        server: &AsyncEchoServer<&RecordingDisplay, { world::SLOTS }, BUF>,
-    ) {
+    fn drain<const BUF: usize>(&mut self, server: &AsyncEchoServer<&RecordingDisplay, SLOTS, BUF>) {
         while let Some(event) = server.next_event() {
             match event {
                 ServerEvent::Accepted { peer, .. } => self.served.push(peer),
@@ -206,7 +167,7 @@ impl Watch {
 
     fn check<const BUF: usize>(
         &self,
-        server: &AsyncEchoServer<&RecordingDisplay, { world::SLOTS }, BUF>,
+        server: &AsyncEchoServer<&RecordingDisplay, SLOTS, BUF>,
         clients: &[RawClient],
         client_stats: &ClientStats,
     ) {

@@ -52,9 +52,8 @@ use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
 use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack};
 use nal_echo::{ClientConfig, EchoServer, PeriodicClient, ServerConfig};
 use world::{
-    check_server_stats, client_config, close, connect, hog_sockets, inject, jump, receive,
-    receive_everything, send, server_config, Cursor, RawClient, Tally, CLIENTS, CLIENT_IP, HOG_IP,
-    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
+    check_server_stats, client_config, jump, server_config, Cursor, Peers, RawClient, Tally,
+    CLIENT_IP, MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
 };
 
 /// Polls after the schedule, with the faults cleared, for everything in flight to
@@ -120,10 +119,7 @@ impl<const BUF: usize> World<BUF> {
             built: self.client_setup[0] % 4 == 3,
             count: 0,
         };
-        let mut client_stacks = [net.stack(CLIENT_IP), net.stack(STRANGER_IP)];
-        let mut hog = net.stack(HOG_IP);
-        let mut hogged: Vec<MockSocket> = Vec::new();
-        let mut clients: [RawClient; CLIENTS] = Default::default();
+        let mut peers = Peers::new(&net);
         let mut tally = Tally::default();
         // Drawing costs more than everything else in a step, so most schedules start
         // with the screen off; one step switches it on (and off).
@@ -138,18 +134,12 @@ impl<const BUF: usize> World<BUF> {
                 break;
             }
             let op = cursor.byte();
-            let which = usize::from(op >> 5) % CLIENTS;
-            let stack = &mut client_stacks[which % 2];
+            if let Some(sent) = peers.step(op, &display, cursor) {
+                self.total_sent += sent;
+                self.check(&server, &tally, &peers.clients, &periodic);
+                continue;
+            }
             match op & 0x1F {
-                0..=2 => connect(stack, &mut clients[which]),
-                3..=6 => self.total_sent += send(stack, &mut clients[which], cursor) as u64,
-                7..=9 => receive(stack, &mut clients[which], cursor),
-                10 => close(stack, &mut clients[which]),
-                11 => {
-                    if let Some(socket) = &clients[which].socket {
-                        stack.reset(socket);
-                    }
-                }
                 12..=16 => {
                     jump(&clock, cursor.byte());
                     let _ = server.poll(clock.now_instant());
@@ -159,31 +149,9 @@ impl<const BUF: usize> World<BUF> {
                     jump(&clock, cursor.byte());
                     let _ = reports.poll(&mut periodic);
                 }
-                20..=22 => inject(&net.stack(SERVER_IP), cursor),
-                23 | 24 => inject(stack, cursor),
-                25 => inject(&net.stack(PERIODIC_IP), cursor),
-                26 => hog_sockets(&mut hog, &mut hogged, cursor.byte()),
-                27 => {
-                    let n = u32::from(cursor.byte() & 3);
-                    if op & 0x20 == 0 {
-                        display.fail_next_draw(n);
-                    } else {
-                        display.fail_next_flush(n);
-                    }
-                }
                 28 => {
                     screen_on = !screen_on;
                     server.set_screen_enabled(screen_on);
-                }
-                29 => {
-                    // The server side resets the connection of this client.
-                    if let Some(addr) = clients[which]
-                        .socket
-                        .as_ref()
-                        .and_then(|s| stack.local_addr(s))
-                    {
-                        net.reset_connection(addr);
-                    }
                 }
                 30 => {
                     let zeros = if op & 0x20 == 0 {
@@ -202,7 +170,7 @@ impl<const BUF: usize> World<BUF> {
                     }
                 }
             }
-            self.check(&server, &tally, &clients, &periodic);
+            self.check(&server, &tally, &peers.clients, &periodic);
         }
         for host in [SERVER_IP, CLIENT_IP, STRANGER_IP] {
             net.stack(host).clear_faults();
@@ -211,14 +179,11 @@ impl<const BUF: usize> World<BUF> {
         for _ in 0..DRAIN_ROUNDS {
             let _ = server.poll(clock.now_instant());
             drain_events(&mut server, &mut tally);
-            for (i, client) in clients.iter_mut().enumerate() {
-                receive_everything(&mut client_stacks[i % 2], client);
-            }
+            peers.receive_everything();
         }
-        self.check(&server, &tally, &clients, &periodic);
-        for (i, client) in clients.iter().enumerate() {
-            let stack = &client_stacks[i % 2];
-            let local = client.socket.as_ref().and_then(|s| stack.local_addr(s));
+        self.check(&server, &tally, &peers.clients, &periodic);
+        for (i, client) in peers.clients.iter().enumerate() {
+            let local = peers.local_addr(i);
             let served = local.is_some_and(|l| server.peers().flatten().any(|p| p == l));
             assert!(
                 !served || client.received == client.sent,

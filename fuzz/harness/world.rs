@@ -4,8 +4,9 @@
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack};
-use nal_echo::stack::mock::{MockError, MockSocket, MockStack, Op};
+use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op};
 use nal_echo::{
     ClientConfig, CloseReason, Duration, Instant, ServerConfig, ServerEvent, ServerStats,
 };
@@ -338,4 +339,84 @@ pub fn client_config(client_setup: [u8; 3]) -> ClientConfig {
     config.backoff.initial = Duration::from_millis(u64::from(messages >> 2));
     config.seed = u32::from(messages);
     config
+}
+
+/// The network side of a harness: its hosts, the raw clients and the hog.
+pub struct Peers<'n> {
+    pub net: &'n MockNetwork<SOCKETS, PIPE>,
+    pub stacks: [MockStack<'n, SOCKETS, PIPE>; 2],
+    pub clients: [RawClient; CLIENTS],
+    pub hog: MockStack<'n, SOCKETS, PIPE>,
+    pub hogged: Vec<MockSocket>,
+}
+
+impl<'n> Peers<'n> {
+    pub fn new(net: &'n MockNetwork<SOCKETS, PIPE>) -> Self {
+        Self {
+            net,
+            stacks: [net.stack(CLIENT_IP), net.stack(STRANGER_IP)],
+            clients: Default::default(),
+            hog: net.stack(HOG_IP),
+            hogged: Vec::new(),
+        }
+    }
+
+    /// Takes step `op` if it is one that both harnesses take alike (a raw
+    /// client's action, a fault, the hog, the display failing, a reset from the
+    /// server's side); returns the bytes a client handed to the network, or
+    /// `None` for a step of the harness's own.
+    pub fn step(
+        &mut self,
+        op: u8,
+        display: &RecordingDisplay,
+        cursor: &mut Cursor<'_>,
+    ) -> Option<u64> {
+        let which = usize::from(op >> 5) % CLIENTS;
+        let stack = &mut self.stacks[which % 2];
+        let client = &mut self.clients[which];
+        match op & 0x1F {
+            0..=2 => connect(stack, client),
+            3..=6 => return Some(send(stack, client, cursor) as u64),
+            7..=9 => receive(stack, client, cursor),
+            10 => close(stack, client),
+            11 => {
+                if let Some(socket) = &client.socket {
+                    stack.reset(socket);
+                }
+            }
+            20..=22 => inject(&self.net.stack(SERVER_IP), cursor),
+            23 | 24 => inject(stack, cursor),
+            25 => inject(&self.net.stack(PERIODIC_IP), cursor),
+            26 => hog_sockets(&mut self.hog, &mut self.hogged, cursor.byte()),
+            27 => {
+                let n = u32::from(cursor.byte() & 3);
+                if op & 0x20 == 0 {
+                    display.fail_next_draw(n);
+                } else {
+                    display.fail_next_flush(n);
+                }
+            }
+            29 => {
+                // The server side resets the connection of this client.
+                if let Some(addr) = client.socket.as_ref().and_then(|s| stack.local_addr(s)) {
+                    self.net.reset_connection(addr);
+                }
+            }
+            _ => return None,
+        }
+        Some(0)
+    }
+
+    /// Reads what has arrived for every raw client.
+    pub fn receive_everything(&mut self) {
+        for (i, client) in self.clients.iter_mut().enumerate() {
+            receive_everything(&mut self.stacks[i % 2], client);
+        }
+    }
+
+    /// Each raw client's address, while it has a socket.
+    pub fn local_addr(&self, i: usize) -> Option<SocketAddr> {
+        let socket = self.clients.get(i)?.socket.as_ref()?;
+        self.stacks[i % 2].local_addr(socket)
+    }
 }
