@@ -38,8 +38,8 @@ use nal_echo::stack::mock::MockNetwork;
 use nal_echo::time::MockClock;
 use nal_echo::{ClientStats, ServerEvent};
 use world::{
-    check_server_stats, client_config, jump, server_config, Cursor, Peers, RawClient, Tally,
-    CLIENT_IP, MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
+    check_all, client_config, jump, server_config, Cursor, Peers, RawClient, Tally, CLIENT_IP,
+    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
 };
 
 /// Polls after the schedule for everything in flight to be echoed: a slot moves
@@ -171,39 +171,15 @@ impl Watch {
         clients: &[RawClient],
         client_stats: &ClientStats,
     ) {
-        for (i, c) in clients.iter().enumerate() {
-            assert!(
-                c.sent.starts_with(&c.received),
-                "client {i} got bytes it did not send: sent {:?}, received {:?}",
-                c.sent,
-                c.received
-            );
-        }
-        let s = server.stats();
-        check_server_stats(&s, &self.tally, self.served.len());
-        let all_sent = self.total_sent + client_stats.bytes_sent;
-        assert!(
-            s.bytes_in <= all_sent,
-            "server got {} of {all_sent} bytes sent",
-            s.bytes_in
-        );
         let message = server.with_screen(|screen| screen.message().to_string());
-        assert!(
-            !message.chars().any(char::is_control),
-            "control character on the screen: {message:?}"
-        );
-        assert_eq!(
-            client_stats.mismatches, 0,
-            "echo mismatch: {client_stats:?}"
-        );
-        assert!(client_stats.echoed <= client_stats.sent, "{client_stats:?}");
-        assert!(
-            client_stats.bytes_received <= client_stats.bytes_sent,
-            "{client_stats:?}"
-        );
-        assert!(
-            client_stats.consecutive_failures <= client_stats.failures,
-            "{client_stats:?}"
+        check_all(
+            clients,
+            &server.stats(),
+            &self.tally,
+            self.served.len(),
+            self.total_sent,
+            &message,
+            client_stats,
         );
     }
 }

@@ -52,8 +52,8 @@ use nal_echo::embedded_nal::{nb, TcpClientStack, TcpFullStack};
 use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack};
 use nal_echo::{ClientConfig, EchoServer, PeriodicClient, ServerConfig};
 use world::{
-    check_server_stats, client_config, jump, server_config, Cursor, Peers, RawClient, Tally,
-    CLIENT_IP, MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
+    check_all, client_config, jump, server_config, Cursor, Peers, RawClient, Tally, CLIENT_IP,
+    MAX_STEPS, PERIODIC_IP, PIPE, SERVER_IP, SLOTS, SOCKETS, STRANGER_IP,
 };
 
 /// Polls after the schedule, with the faults cleared, for everything in flight to
@@ -205,40 +205,14 @@ impl<const BUF: usize> World<BUF> {
         Display: nal_echo::Flush,
         Timer: nal_echo::Clock,
     {
-        for (i, c) in clients.iter().enumerate() {
-            assert!(
-                c.sent.starts_with(&c.received),
-                "client {i} got bytes it did not send: sent {:?}, received {:?}",
-                c.sent,
-                c.received
-            );
-        }
-        check_server_stats(server.stats(), tally, server.peers().flatten().count());
-        let s = server.stats();
-        let client_stats = periodic.stats();
-        let all_sent = self.total_sent + client_stats.bytes_sent;
-        assert!(
-            s.bytes_in <= all_sent,
-            "server got {} of {all_sent} bytes sent",
-            s.bytes_in
-        );
-        let message = server.screen().message();
-        assert!(
-            !message.chars().any(char::is_control),
-            "control character on the screen: {message:?}"
-        );
-        assert_eq!(
-            client_stats.mismatches, 0,
-            "echo mismatch: {client_stats:?}"
-        );
-        assert!(client_stats.echoed <= client_stats.sent, "{client_stats:?}");
-        assert!(
-            client_stats.bytes_received <= client_stats.bytes_sent,
-            "{client_stats:?}"
-        );
-        assert!(
-            client_stats.consecutive_failures <= client_stats.failures,
-            "{client_stats:?}"
+        check_all(
+            clients,
+            server.stats(),
+            tally,
+            server.peers().flatten().count(),
+            self.total_sent,
+            server.screen().message(),
+            periodic.stats(),
         );
     }
 }

@@ -8,7 +8,8 @@ use nal_echo::display::RecordingDisplay;
 use nal_echo::embedded_nal::{nb, TcpClientStack};
 use nal_echo::stack::mock::{MockError, MockNetwork, MockSocket, MockStack, Op};
 use nal_echo::{
-    ClientConfig, CloseReason, Duration, Instant, ServerConfig, ServerEvent, ServerStats,
+    ClientConfig, ClientStats, CloseReason, Duration, Instant, ServerConfig, ServerEvent,
+    ServerStats,
 };
 
 /// Network-wide sockets: few, so that the hog can exhaust them.
@@ -419,4 +420,43 @@ impl<'n> Peers<'n> {
         let socket = self.clients.get(i)?.socket.as_ref()?;
         self.stacks[i % 2].local_addr(socket)
     }
+}
+
+/// What both harnesses check after every step: each raw client got only a prefix
+/// of what it sent, the server's counters equal its events (`occupied`: the
+/// slots in use), it received no more than all clients sent (`raw_sent` by the
+/// raw clients), no control character is on the message line, and the periodic
+/// client saw no mismatch and counts consistently.
+pub fn check_all(
+    clients: &[RawClient],
+    server: &ServerStats,
+    tally: &Tally,
+    occupied: usize,
+    raw_sent: u64,
+    message: &str,
+    client: &ClientStats,
+) {
+    for (i, c) in clients.iter().enumerate() {
+        assert!(
+            c.sent.starts_with(&c.received),
+            "client {i} got bytes it did not send: sent {:?}, received {:?}",
+            c.sent,
+            c.received
+        );
+    }
+    check_server_stats(server, tally, occupied);
+    let all_sent = raw_sent + client.bytes_sent;
+    assert!(
+        server.bytes_in <= all_sent,
+        "server got {} of {all_sent} bytes sent",
+        server.bytes_in
+    );
+    assert!(
+        !message.chars().any(char::is_control),
+        "control character on the screen: {message:?}"
+    );
+    assert_eq!(client.mismatches, 0, "echo mismatch: {client:?}");
+    assert!(client.echoed <= client.sent, "{client:?}");
+    assert!(client.bytes_received <= client.bytes_sent, "{client:?}");
+    assert!(client.consecutive_failures <= client.failures, "{client:?}");
 }
