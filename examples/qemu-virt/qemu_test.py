@@ -3,11 +3,11 @@
 
     python3 qemu_test.py [--figures] [--only NAME]... [--firmware FW]... [--keep-logs]
 
-Builds nothing: run ci.sh (or the cargo commands in README.md) first. It needs, in
+Builds no firmware: run ci.sh (or the cargo commands in README.md) first. It needs, in
 target/riscv64gc-unknown-none-elf/release/: `server`, `server-async`, `raw` (for
 --figures) and `client-test` (the client built with a small PERIOD_MS and COUNT, see
 ci.sh; the port it connects to is read from its first serial line), and `cargo` to
-run the main crate's `qemu_frame` example.
+build the main crate's `qemu_frame` example (once, when a test first needs it).
 
 Every test runs against each server firmware (--firmware picks some: `server`, the
 poll EchoServer over smoltcp, and `server-async`, the AsyncEchoServer over
@@ -32,6 +32,7 @@ Every QEMU it starts is killed at the end; every wait has a timeout. Exit status
 """
 
 import argparse
+import json
 import os
 import re
 import select
@@ -64,20 +65,25 @@ QEMUS = []  # every QEMU process started, to kill at the end
 
 
 class Board:
-    """One QEMU running a firmware ELF; serial goes to a log file."""
+    """One QEMU running a firmware ELF. Serial goes to one log file and what QEMU
+    itself prints to another, so that a warning of QEMU's never lands inside a
+    frame block or an event line of the firmware's."""
 
     def __init__(self, elf, host_port, logdir, name, monitor=False):
         self.name = name
         self.host_port = host_port
         self.log_path = os.path.join(logdir, f"{name}.log")
+        self.qemu_log_path = os.path.join(logdir, f"{name}.qemu.log")
         # QEMU's human monitor on a unix socket (see `Monitor`), if asked for.
         self.monitor_path = os.path.join(logdir, f"{name}.monitor") if monitor else None
         if not os.path.exists(elf):
             raise TestError(f"missing {elf}: build the firmware first (ci.sh)")
-        env = dict(os.environ, HOST_PORT=str(host_port) if host_port else "none")
+        env = dict(os.environ, HOST_PORT=str(host_port) if host_port else "none",
+                   SERIAL_LOG=self.log_path)
         if self.monitor_path:
             env["QEMU_MONITOR"] = self.monitor_path
-        self.log = open(self.log_path, "wb")
+        open(self.log_path, "wb").close()  # readable before QEMU opens it
+        self.log = open(self.qemu_log_path, "wb")
         self.proc = subprocess.Popen(
             [RUN_SH, elf],
             stdin=subprocess.DEVNULL,
@@ -89,8 +95,19 @@ class Board:
         QEMUS.append(self.proc)
 
     def text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        """What the firmware wrote to serial so far."""
+        return read_text(self.log_path)
+
+    def qemu_text(self):
+        """What QEMU itself printed so far (warnings, errors)."""
+        return read_text(self.qemu_log_path)
+
+    def tails(self):
+        """The ends of both logs, for an error message."""
+        text = f"serial log tail:\n{tail(self.text())}"
+        if self.qemu_text().strip():
+            text += f"\n  QEMU's output:\n{tail(self.qemu_text())}"
+        return text
 
     def wait_for(self, pattern, timeout, after=0):
         """The first match of regex `pattern` in the log at or after offset `after`;
@@ -107,23 +124,17 @@ class Board:
                     return m
                 raise TestError(
                     f"{self.name}: QEMU exited ({self.proc.returncode}) before "
-                    f"/{pattern}/; log tail:\n{tail(self.text())}"
+                    f"/{pattern}/; {self.tails()}"
                 )
             if time.monotonic() > deadline:
-                raise TestError(
-                    f"{self.name}: no /{pattern}/ within {timeout:.0f} s; log tail:\n"
-                    f"{tail(self.text())}"
-                )
+                raise TestError(f"{self.name}: no /{pattern}/ within {timeout:.0f} s; {self.tails()}")
             time.sleep(0.05)
 
     def wait_exit(self, timeout):
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise TestError(
-                f"{self.name}: still running after {timeout:.0f} s; log tail:\n"
-                f"{tail(self.text())}"
-            ) from None
+            raise TestError(f"{self.name}: still running after {timeout:.0f} s; {self.tails()}") from None
 
     def stop(self):
         kill(self.proc)
@@ -192,6 +203,11 @@ def kill_all():
             pass
 
 
+def read_text(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
 def tail(text, lines=15):
     return "\n".join("    " + l for l in text.splitlines()[-lines:] if not is_frame_line(l))
 
@@ -216,7 +232,7 @@ def boot_server(elf, logdir, name, port=None, monitor=False):
             return board
         except TestError:
             board.stop()
-            if port is None and "host forwarding" in board.text() and attempt < 2:
+            if port is None and "host forwarding" in board.qemu_text() and attempt < 2:
                 continue
             raise
     raise TestError("unreachable")
@@ -459,15 +475,22 @@ def test_frame(ctx):
 
 def wait_for_message(board, ctx, message, timeout):
     """Until the frames the board printed so far show `message` on the message
-    line (read back by the qemu_frame tool), checked every half refresh."""
+    line (read back by the qemu_frame tool), checked every half refresh. The last
+    check reads a log copied after the deadline, however long the tool takes."""
     snapshot = os.path.join(ctx.logdir, f"frame-wait-{ctx.firmware}.log")
     deadline = time.monotonic() + timeout
     while True:
+        late = time.monotonic() > deadline
         shutil.copyfile(board.log_path, snapshot)
-        if run_frame_tool([snapshot, "--expect-message", message]).returncode == 0:
+        out = run_frame_tool([snapshot, "--expect-message", message])
+        if out.returncode == 0:
             return
-        if time.monotonic() > deadline:
-            raise TestError(f"the screen did not show {message!r} within {timeout} s")
+        if late:
+            raise TestError(
+                f"the screen did not show {message!r} within {timeout} s; qemu_frame "
+                f"(exit {out.returncode}) on the last copy:\n{indent(out.stderr + out.stdout)}\n"
+                f"  {board.tails()}"
+            )
         time.sleep(REFRESH_S / 2)
 
 
@@ -488,12 +511,34 @@ def wait_for_block(board, rows, timeout, after):
         after = m.end()
 
 
+FRAME_TOOL = []  # the qemu_frame executable, once built
+
+
 def run_frame_tool(args):
-    cmd = ["cargo", "run", "--quiet", "--example", "qemu_frame", "--"] + args
+    """Runs the main crate's `qemu_frame` example, built once per run of this
+    script (then run directly: no cargo, no build lock, in every check)."""
+    if not FRAME_TOOL:
+        FRAME_TOOL.append(build_example("qemu_frame"))
     try:
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+        return subprocess.run([FRAME_TOOL[0]] + args, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
-        raise TestError("qemu_frame took more than 10 minutes") from None
+        raise TestError("qemu_frame took more than 60 s") from None
+
+
+def build_example(name):
+    """Builds example `name` of the main crate; returns its executable's path."""
+    cmd = ["cargo", "build", "--quiet", "--example", name, "--message-format=json"]
+    try:
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        raise TestError(f"building {name} took more than 15 minutes") from None
+    for line in out.stdout.splitlines():
+        if '"executable"' not in line:
+            continue
+        artifact = json.loads(line)
+        if artifact.get("target", {}).get("name") == name and artifact.get("executable"):
+            return artifact["executable"]
+    raise TestError(f"cargo build --example {name} gave no executable (exit {out.returncode}):\n{out.stderr}")
 
 
 def test_blob(ctx):
@@ -648,9 +693,9 @@ def test_two_boards(ctx, elf_name="client-test", name="two-boards", udp=False):
         text = client.text()
         stats = re.findall(r"^stats sent (\d+) echoed (\d+) mismatches (\d+) lost \d+ rtt min/avg/max (\S+) ms", text, re.M)
         if code != 0:
-            raise TestError(f"client firmware exit status {code}; log tail:\n{tail(text)}")
+            raise TestError(f"client firmware exit status {code}; {client.tails()}")
         if not stats:
-            raise TestError(f"no stats line; log tail:\n{tail(text)}")
+            raise TestError(f"no stats line; {client.tails()}")
         sent, echoed, mismatches, rtt = stats[-1]
         if int(echoed) < 10 or int(mismatches) != 0:
             raise TestError(f"client: echoed {echoed}, mismatches {mismatches}")

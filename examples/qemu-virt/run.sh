@@ -9,6 +9,9 @@
 # QEMU        the emulator (default qemu-system-riscv64).
 # QEMU_MONITOR  a path: QEMU's human monitor listens on this unix socket (the tests
 #             pause the board with it); unset: no monitor besides Ctrl-A C.
+# SERIAL_LOG  a path: serial goes to this file instead of stdout, so that nothing
+#             QEMU itself prints (on stdout or stderr) can land inside the
+#             firmware's output (the tests parse it); no Ctrl-A monitor then.
 #
 # The guest reaches the host's 127.0.0.1:P as 10.0.2.2:P (QEMU user networking).
 # The exit status is the firmware's (sifive_test): 0 pass, else its code.
@@ -25,8 +28,14 @@ if [ "$port" != none ]; then
     # The server answers TCP and UDP on 5001: forward both.
     netdev="$netdev,hostfwd=tcp:127.0.0.1:$port-:5001,hostfwd=udp:127.0.0.1:$port-:5001"
 fi
-set -- -machine virt -m 128M -nographic -bios none \
+set -- -machine virt -m 128M -bios none \
     -device virtio-net-device,netdev=n0 -netdev "$netdev" -kernel "$elf"
+if [ -n "${SERIAL_LOG:-}" ]; then
+    set -- "$@" -display none -serial "file:$SERIAL_LOG"
+    [ -n "${QEMU_MONITOR:-}" ] || set -- "$@" -monitor none
+else
+    set -- "$@" -nographic
+fi
 if [ -n "${QEMU_MONITOR:-}" ]; then
     set -- "$@" -monitor "unix:$QEMU_MONITOR,server,nowait"
 fi
