@@ -536,6 +536,49 @@ fn the_message_line_shows_the_latest_receive_even_within_one_poll() {
     assert_eq!(a.received, b"firstlast!");
 }
 
+/// The tutorial's client sends, then closes: when its message and its close reach
+/// the server within one poll, the message still shows (and is echoed as far as the
+/// closed peer allows).
+#[test]
+fn a_message_that_comes_with_the_peers_close_still_shows() {
+    let net: MockNetwork = MockNetwork::new();
+    let mut srv = server(&net, config());
+    let mut a = Peer::connect(&net, client_ip(1), server_addr(PORT));
+    let a_addr = a.local_addr();
+    pump(&mut srv, &mut [&mut a], Instant::from_millis(1000), 1);
+    a.send(b"Hello Handbit");
+    a.read();
+    srv.poll(Instant::from_millis(2000)).unwrap();
+    assert_eq!(srv.screen().message(), "Hello Handbit");
+    let mut b = Peer::connect(&net, client_ip(2), server_addr(PORT));
+    pump(&mut srv, &mut [&mut b], Instant::from_millis(3000), 1);
+    let b_addr = b.local_addr();
+    b.send(b"I'am MixNo");
+    b.close();
+    srv.poll(Instant::from_millis(4000)).unwrap();
+    assert_eq!(srv.screen().message(), "I'am MixNo");
+    assert_eq!(srv.stats().bytes_in, 13 + 10);
+    // The mock's close is a full close: the echo finds the pipe closed.
+    assert_eq!(
+        events(&mut srv),
+        [
+            ServerEvent::Accepted {
+                slot: 0,
+                peer: a_addr
+            },
+            ServerEvent::Accepted {
+                slot: 1,
+                peer: b_addr
+            },
+            ServerEvent::Closed {
+                slot: 1,
+                peer: b_addr,
+                reason: CloseReason::PipeClosed
+            },
+        ]
+    );
+}
+
 /// Slots large enough that decoding long receives for the screen is deferred.
 type LargeServer<'n> = EchoServer<MockStack<'n>, RecordingDisplay, 4, 4096>;
 

@@ -16,6 +16,7 @@ embassy-net); the UDP tests only against firmware that answers UDP.
 Tests (all by default; --only picks some, by name):
   tutorial      the tutorial's two messages echoed by the server firmware
   frame         the frame on serial shows the last message (and not another one)
+  each-message  20 clients in turn send a message and close: the screen shows each
   blob          1 MiB echoed byte-exact
   slots         4 clients served at once, a 5th closed cleanly, freed slots reused
   at-once       5 clients connecting in the same instant: 4 served, the 5th closed
@@ -473,6 +474,26 @@ def test_frame(ctx):
         print(f"    PNG: {png}")
 
 
+def test_each_message(ctx):
+    """The tutorial's client sends, waits for the echo and closes at once: each
+    such message must reach the screen, also when the close comes in the same
+    poll as the message (the poll server once dropped it then)."""
+    board = ctx.server()
+    for k in range(EACH_MESSAGE_COUNT):
+        message = f"{k}:{TUTORIAL[k % 2].decode()}"
+        start = len(board.text())
+        s = connect(board.host_port)
+        try:
+            echo(s, message.encode())
+        finally:
+            s.close()
+        board.wait_for(r"^disconnect ", 5, start)
+        wait_for_message(board, ctx, message, 5)
+
+
+EACH_MESSAGE_COUNT = 20
+
+
 def wait_for_message(board, ctx, message, timeout):
     """Until the frames the board printed so far show `message` on the message
     line (read back by the qemu_frame tool), checked every half refresh. The last
@@ -900,6 +921,7 @@ def indent(text):
 TESTS = [
     ("tutorial", test_tutorial),
     ("frame", test_frame),
+    ("each-message", test_each_message),
     ("blob", test_blob),
     ("slots", test_slots),
     ("at-once", test_at_once),

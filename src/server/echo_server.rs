@@ -332,6 +332,7 @@ where
     fn service(&mut self, slot: usize, now: Instant) -> Step {
         let mut progress = false;
         let mut text = ScreenText::new();
+        let mut ended = None;
         for _ in 0..ROUNDS_PER_POLL {
             match self.echo_round(slot, now, &mut text) {
                 Ok(Round { progress: p, go_on }) => {
@@ -340,12 +341,19 @@ where
                         break;
                     }
                 }
-                Err(reason) => return Step::End(reason),
+                Err(reason) => {
+                    ended = Some(reason);
+                    break;
+                }
             }
         }
-        // The line is fitted once a poll, for the latest receive that had text.
+        // The line is fitted once a poll, for the latest receive that had text: also
+        // when the peer closed right after it (the tutorial's client does).
         if !text.is_empty() {
             self.view.set_message(text.oldest_ordered().copied());
+        }
+        if let Some(reason) = ended {
+            return Step::End(reason);
         }
         if self.is_idle(slot, now) {
             return Step::End(CloseReason::Idle);
