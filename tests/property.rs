@@ -119,7 +119,9 @@ fn shows_the_newest_message(
             prop_assert_eq!(shown, message.as_str(), "turn {}", k);
         }
         if *close && !close_at_once {
-            peers[*who].take().map(|mut p| p.close());
+            if let Some(mut p) = peers[*who].take() {
+                p.close();
+            }
         }
     }
     Ok(())
