@@ -2,8 +2,9 @@
 //! driven step by step on the mock clock: whatever the chunking, `WouldBlock`,
 //! short sends and receives, every client gets back exactly what it sent, in
 //! order; whatever clients do (send, stop reading, close, reset, come back),
-//! none ever gets a byte it did not send, and the server's counts add up; and the
-//! async client verifies every echo of the async server.
+//! none ever gets a byte it did not send, and the server's counts add up; the
+//! message line shows the newest message as clients come, send, close and come
+//! back; and the async client verifies every echo of the async server.
 
 mod common;
 
@@ -12,7 +13,7 @@ use core::pin::{pin, Pin};
 use core::task::{Context, Waker};
 
 use common::saved::saving_failures;
-use common::streams::{client_data, echo_exactly_through};
+use common::streams::{client_data, echo_exactly_through, newest_message_through, turn, Turn};
 use common::{client_ip, server_addr, SERVER_IP};
 use embedded_nal::TcpClientStack;
 use nal_echo::asynch::{AsyncEchoServer, AsyncPeriodicClient};
@@ -62,6 +63,37 @@ fn echo_exactly<const BUF: usize>(
     prop_assert_eq!(stats.bytes_in, total as u64);
     prop_assert_eq!((stats.accepted, stats.rejected), (clients.len() as u32, 0));
     Ok(())
+}
+
+/// The message property on the async server: the server's stack under chaos if
+/// `chaos` is set.
+fn shows_the_newest_message(
+    turns: &[Turn],
+    chaos: Option<(u64, u16)>,
+) -> Result<(), TestCaseError> {
+    let net: MockNetwork = MockNetwork::new();
+    if let Some((seed, would_block)) = chaos {
+        net.stack(SERVER_IP).chaos(seed, would_block);
+    }
+    let clock = MockClock::new();
+    let config = ServerConfig::default().with_idle_timeout(None);
+    // One slot more than clients: a closed connection may hold one until seen.
+    let server = AsyncEchoServer::<_, 5, 256>::sized(RecordingDisplay::new(), config);
+    let stack = net.async_stack(SERVER_IP);
+    let mut run = pin!(server.run(&stack, &clock, clock.delay()));
+    let step = |_ms: u64| {
+        step(run.as_mut());
+        clock.advance(Duration::from_millis(1));
+    };
+    let message = || server.with_screen(|screen| screen.message().to_string());
+    newest_message_through(
+        &net,
+        turns,
+        chaos.is_some(),
+        step,
+        || server.stats(),
+        message,
+    )
 }
 
 /// What one client does in one step of the churn property.
@@ -295,5 +327,21 @@ proptest! {
         period_ms in 1u64..50,
     ) {
         client_and_server_agree(seed, would_block, period_ms)?;
+    }
+
+    #[test]
+    fn the_message_line_shows_the_newest_message(
+        turns in prop::collection::vec(turn(), 1..40),
+    ) {
+        shows_the_newest_message(&turns, None)?;
+    }
+
+    #[test]
+    fn the_message_line_shows_the_end_of_the_newest_message_under_chaos(
+        turns in prop::collection::vec(turn(), 1..40),
+        seed in any::<u64>(),
+        would_block in 0u16..600,
+    ) {
+        shows_the_newest_message(&turns, Some((seed, would_block)))?;
     }
 }
