@@ -10,11 +10,25 @@ use common::saved::saving_failures;
 use common::streams::{client_data, echo_exactly_through, newest_message_through, turn, Turn};
 use common::SERVER_IP;
 use nal_echo::display::RecordingDisplay;
-use nal_echo::stack::mock::MockNetwork;
+use nal_echo::stack::mock::{MockNetwork, MockStack};
 use nal_echo::{EchoServer, Instant, ServerConfig};
 use proptest::prelude::*;
 
 const CLIENTS: usize = 5;
+
+/// An `EchoServer` of `CLIENTS` `BUF`-byte slots and no idle timeout on `net`, its
+/// stack under `chaos` (seed, `WouldBlock` per mille) if set.
+fn server<const BUF: usize>(
+    net: &MockNetwork,
+    chaos: Option<(u64, u16)>,
+) -> RefCell<EchoServer<MockStack<'_>, RecordingDisplay, CLIENTS, BUF>> {
+    let stack = net.stack(SERVER_IP);
+    if let Some((seed, would_block)) = chaos {
+        stack.chaos(seed, would_block);
+    }
+    let config = ServerConfig::default().with_idle_timeout(None);
+    RefCell::new(EchoServer::sized(stack, RecordingDisplay::new(), config))
+}
 
 /// Every client sends its data in its chunks to an `EchoServer` with `BUF`-byte
 /// slots, under chaos on both sides; each must get exactly its bytes back.
@@ -25,14 +39,7 @@ fn echo_exactly<const BUF: usize>(
     would_block: u16,
 ) -> Result<(), TestCaseError> {
     let net: MockNetwork = MockNetwork::new();
-    let stack = net.stack(SERVER_IP);
-    stack.chaos(server_seed, would_block);
-    let config = ServerConfig::default().with_idle_timeout(None);
-    let server = RefCell::new(EchoServer::<_, _, CLIENTS, BUF>::sized(
-        stack,
-        RecordingDisplay::new(),
-        config,
-    ));
+    let server = server::<BUF>(&net, Some((server_seed, would_block)));
     let step = |round: u64| {
         let _ = server.borrow_mut().poll(Instant::from_millis(round));
     };
@@ -47,17 +54,9 @@ fn shows_the_newest_message(
     chaos: Option<(u64, u16)>,
 ) -> Result<(), TestCaseError> {
     let net: MockNetwork = MockNetwork::new();
-    let stack = net.stack(SERVER_IP);
-    if let Some((seed, would_block)) = chaos {
-        stack.chaos(seed, would_block);
-    }
-    let config = ServerConfig::default().with_idle_timeout(None);
-    // One slot more than clients: a closed connection may hold one until seen.
-    let server = RefCell::new(EchoServer::<_, _, 5, 256>::sized(
-        stack,
-        RecordingDisplay::new(),
-        config,
-    ));
+    // One slot more than the four clients: a closed connection may hold one until
+    // seen.
+    let server = server::<256>(&net, chaos);
     let step = |ms: u64| {
         let _ = server.borrow_mut().poll(Instant::from_millis(ms));
     };

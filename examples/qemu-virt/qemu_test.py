@@ -33,6 +33,7 @@ Every QEMU it starts is killed at the end; every wait has a timeout. Exit status
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -532,22 +533,18 @@ def wait_for_block(board, rows, timeout, after):
         after = m.end()
 
 
-FRAME_TOOL = []  # the qemu_frame executable, once built
-
-
 def run_frame_tool(args):
     """Runs the main crate's `qemu_frame` example, built once per run of this
     script (then run directly: no cargo, no build lock, in every check)."""
-    if not FRAME_TOOL:
-        FRAME_TOOL.append(build_example("qemu_frame"))
     try:
-        return subprocess.run([FRAME_TOOL[0]] + args, capture_output=True, text=True, timeout=60)
+        return subprocess.run([build_example("qemu_frame")] + args, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
         raise TestError("qemu_frame took more than 60 s") from None
 
 
+@functools.cache
 def build_example(name):
-    """Builds example `name` of the main crate; returns its executable's path."""
+    """Builds example `name` of the main crate (once); returns its executable's path."""
     cmd = ["cargo", "build", "--quiet", "--example", name, "--message-format=json"]
     try:
         out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
